@@ -1,0 +1,166 @@
+"""compute_pricing: usage-based compute pricing over Stripe.
+
+Organizations get a weekly compute quota from their plan; each run's dollar costs become
+integer compute units charged to the week, then to prepaid extras packs kept in an append-only
+ledger; a quota gate refuses work (402) when nothing is left. With compute mode off (the
+default) the legacy monthly ``resource.action`` counters answer instead (429).
+
+Start with :class:`Billing` and :class:`BillingConfig`::
+
+    billing = Billing.in_memory(BillingConfig(compute_mode=True), clock=FakeClock(start))
+    billing.attribute("org_1", "run_1", {"llm": Decimal("0.25")})
+"""
+
+from compute_pricing.billing import Billing, InMemoryStores, Stores
+from compute_pricing.catalog import CachedPlanCatalog, StaticPlanCatalog
+from compute_pricing.config import (
+    AlertSettings,
+    BillingConfig,
+    ComputeSettings,
+    PackSettings,
+    PlanSettings,
+    StripeSettings,
+)
+from compute_pricing.errors import (
+    BillingError,
+    ClockError,
+    ComputeExhaustedError,
+    ConcurrencyConflictError,
+    ConfigError,
+    ConflictError,
+    InvalidAmountError,
+    InvalidCostError,
+    InvalidInputError,
+    InvalidNameError,
+    InvalidStepError,
+    NotFoundError,
+    OrganizationRequiredError,
+    PaymentPastDueError,
+    PlanNotConfiguredError,
+    PlanVersionExistsError,
+    QuotaExceededError,
+    ReadOnlyCatalogError,
+    UnknownPackError,
+    UnknownPlanError,
+    UnknownPurchaseError,
+    UnknownReservationError,
+)
+from compute_pricing.events import (
+    AccountEvent,
+    ComputeCharged,
+    DebtSettled,
+    Event,
+    ExtrasCredited,
+    ExtrasDebited,
+    ExtrasExhausted,
+    LotExpired,
+    PaymentFailed,
+    PaymentRecovered,
+    PlanChanged,
+    PlanVersionBumped,
+    RefundApplied,
+    ReservationReleased,
+    SubscriptionExpired,
+    ThresholdCrossed,
+    UnitsReserved,
+    UsageRecorded,
+    WeekOpened,
+)
+from compute_pricing.memory import (
+    EventRecorder,
+    InMemoryAccountStore,
+    InMemoryLock,
+    InMemoryPlanRepository,
+    InMemoryProcessedEventStore,
+    SequentialIds,
+    UuidIds,
+)
+from compute_pricing.plans import Plan
+from compute_pricing.results import (
+    Admission,
+    AttributionResult,
+    CreditResult,
+    ExtrasBalance,
+    LedgerPage,
+    ReservationHandle,
+    SweepSummary,
+    UsageView,
+)
+from compute_pricing.timekeeping import FakeClock, SystemClock, month_key, week_key
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccountEvent",
+    "Admission",
+    "AlertSettings",
+    "AttributionResult",
+    "Billing",
+    "BillingConfig",
+    "BillingError",
+    "CachedPlanCatalog",
+    "ClockError",
+    "ComputeCharged",
+    "ComputeExhaustedError",
+    "ComputeSettings",
+    "ConcurrencyConflictError",
+    "ConfigError",
+    "ConflictError",
+    "CreditResult",
+    "DebtSettled",
+    "Event",
+    "EventRecorder",
+    "ExtrasBalance",
+    "ExtrasCredited",
+    "ExtrasDebited",
+    "ExtrasExhausted",
+    "FakeClock",
+    "InMemoryAccountStore",
+    "InMemoryLock",
+    "InMemoryPlanRepository",
+    "InMemoryProcessedEventStore",
+    "InMemoryStores",
+    "InvalidAmountError",
+    "InvalidCostError",
+    "InvalidInputError",
+    "InvalidNameError",
+    "InvalidStepError",
+    "LedgerPage",
+    "LotExpired",
+    "NotFoundError",
+    "OrganizationRequiredError",
+    "PackSettings",
+    "PaymentFailed",
+    "PaymentPastDueError",
+    "PaymentRecovered",
+    "Plan",
+    "PlanChanged",
+    "PlanNotConfiguredError",
+    "PlanSettings",
+    "PlanVersionBumped",
+    "PlanVersionExistsError",
+    "QuotaExceededError",
+    "ReadOnlyCatalogError",
+    "RefundApplied",
+    "ReservationHandle",
+    "ReservationReleased",
+    "SequentialIds",
+    "Stores",
+    "StripeSettings",
+    "SubscriptionExpired",
+    "SweepSummary",
+    "SystemClock",
+    "ThresholdCrossed",
+    "UnitsReserved",
+    "UnknownPackError",
+    "UnknownPlanError",
+    "UnknownPurchaseError",
+    "UnknownReservationError",
+    "UsageRecorded",
+    "UsageView",
+    "UuidIds",
+    "WeekOpened",
+    "__version__",
+    "month_key",
+    "week_key",
+]

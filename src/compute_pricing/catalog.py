@@ -1,0 +1,153 @@
+"""Plan catalogs (DESIGN 3.1): config-static, and repository-backed with a cache.
+
+Both implement :class:`~compute_pricing.ports.PlanCatalog`. The repository-backed catalog caches
+exact versions forever (they are immutable) and active-plan lookups for ``ttl`` (1 h); it never
+caches a miss, and drops a plan's entries when a ``plan.version_bumped`` event is published.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from compute_pricing.config import BillingConfig
+from compute_pricing.errors import ReadOnlyCatalogError, UnknownPlanError
+from compute_pricing.events import Event, PlanVersionBumped
+from compute_pricing.memory import EventRecorder
+from compute_pricing.plans import Plan
+from compute_pricing.ports import Clock, EventPublisher, PlanRepository
+
+__all__ = ["CachedPlanCatalog", "StaticPlanCatalog"]
+
+
+def _active(versions: Sequence[Plan], plan_id: str, at: datetime) -> Plan:
+    effective = [plan for plan in versions if plan.is_effective_at(at)]
+    if not effective:
+        raise UnknownPlanError(plan_id)
+    return max(effective, key=lambda plan: plan.version)
+
+
+class StaticPlanCatalog:
+    """Plans exactly as the config lists them; read-only. Implements ``PlanCatalog``."""
+
+    def __init__(self, config: BillingConfig, clock: Clock) -> None:
+        self._clock = clock
+        self._by_version = {
+            (s.plan_id, s.version): Plan.from_settings(s) for s in config.plans
+        }
+
+    def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:
+        """The version in force at ``at``."""
+        versions = [p for (pid, _), p in self._by_version.items() if pid == plan_id]
+        return _active(versions, plan_id, at or self._clock.now())
+
+    def get_plan_by_version(self, plan_id: str, version: int) -> Plan:
+        """Exactly that version."""
+        plan = self._by_version.get((plan_id, version))
+        if plan is None:
+            raise UnknownPlanError(plan_id, version)
+        return plan
+
+    def bump_version(self, plan_id: str, changes: Mapping[str, Any]) -> Plan:
+        """Refused: static plans change by editing the configuration."""
+        raise ReadOnlyCatalogError(f"plan {plan_id!r} comes from the configuration")
+
+    def invalidate_cache(self, plan_id: str | None = None) -> None:
+        """Nothing is cached."""
+
+    def plan_ids(self) -> list[str]:
+        """Every plan id."""
+        return sorted({pid for pid, _ in self._by_version})
+
+
+class CachedPlanCatalog:
+    """Plans from a :class:`PlanRepository`, cached. Implements ``PlanCatalog``."""
+
+    def __init__(
+        self,
+        repository: PlanRepository,
+        clock: Clock,
+        publisher: EventPublisher,
+        *,
+        ttl: timedelta = timedelta(hours=1),
+    ) -> None:
+        self._repository = repository
+        self._clock = clock
+        self._publisher = publisher
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._exact: dict[tuple[str, int], Plan] = {}
+        self._active: dict[str, tuple[Plan, datetime]] = {}
+        if isinstance(publisher, EventRecorder):
+            publisher.subscribe(self._on_event, PlanVersionBumped)
+
+    @classmethod
+    def seeded(
+        cls, repository: PlanRepository, config: BillingConfig, clock: Clock,
+        publisher: EventPublisher,
+    ) -> CachedPlanCatalog:
+        """A catalog whose repository holds at least the config's plans."""
+        for settings in config.plans:
+            if repository.get(settings.plan_id, settings.version) is None:
+                repository.add(Plan.from_settings(settings))
+        return cls(repository, clock, publisher)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, PlanVersionBumped):
+            self.invalidate_cache(event.plan_id)
+
+    def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:
+        """The version in force at ``at`` (cached for ``ttl`` when asked about now)."""
+        now = self._clock.now()
+        if at is not None:
+            return _active(self._repository.versions(plan_id), plan_id, at)
+        with self._lock:
+            cached = self._active.get(plan_id)
+        if cached is not None and now - cached[1] < self._ttl and cached[0].is_effective_at(now):
+            return cached[0]
+        plan = _active(self._repository.versions(plan_id), plan_id, now)
+        with self._lock:
+            self._active[plan_id] = (plan, now)
+        return plan
+
+    def get_plan_by_version(self, plan_id: str, version: int) -> Plan:
+        """Exactly that version (cached forever once found; misses are never cached)."""
+        plan = self._exact.get((plan_id, version))
+        if plan is not None:
+            return plan
+        plan = self._repository.get(plan_id, version)
+        if plan is None:
+            raise UnknownPlanError(plan_id, version)
+        with self._lock:
+            self._exact[(plan_id, version)] = plan
+        return plan
+
+    def bump_version(self, plan_id: str, changes: Mapping[str, Any]) -> Plan:
+        """Close the active version, publish the next, emit ``plan.version_bumped``."""
+        now = self._clock.now()
+        current = _active(self._repository.versions(plan_id), plan_id, now)
+        latest = self._repository.versions(plan_id)[-1]
+        successor = attrs.evolve(current.next_version(changes, now), version=latest.version + 1)
+        self._repository.add(successor)
+        self._repository.close(plan_id, current.version, now)
+        self.invalidate_cache(plan_id)
+        self._publisher.publish(
+            [PlanVersionBumped(plan_id=plan_id, version=successor.version,
+                               previous_version=current.version)]
+        )
+        return successor
+
+    def invalidate_cache(self, plan_id: str | None = None) -> None:
+        """Drop cached lookups of ``plan_id`` (every plan when ``None``)."""
+        with self._lock:
+            if plan_id is None:
+                self._active.clear()
+                self._exact.clear()
+            else:
+                self._active.pop(plan_id, None)
+                for key in [key for key in self._exact if key[0] == plan_id]:
+                    del self._exact[key]

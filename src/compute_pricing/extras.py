@@ -1,0 +1,142 @@
+"""Extras use cases (DESIGN 3.4): packs, debits, refunds, expiry, balance and ledger view.
+
+Every write goes through :class:`~compute_pricing.accounts.AccountService`, so each is one
+idempotent commit on the org's account; the ledger view reads the journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import islice
+
+from compute_pricing import commands as cmd
+from compute_pricing.accounts import AccountService, Committed
+from compute_pricing.errors import InvalidAmountError, UnknownPackError, UnknownPurchaseError
+from compute_pricing.events import ExtrasCredited
+from compute_pricing.results import CreditResult, ExtrasBalance, LedgerPage, SweepSummary
+from compute_pricing.rules.ledger import LedgerLine, ledger_lines
+from compute_pricing.validation import require_org, validate_ref
+
+__all__ = ["ExtrasService"]
+
+MAX_LEDGER_LIMIT = 100
+
+
+def _credit_result(done: Committed) -> CreditResult:
+    outcome = done.outcome
+    return CreditResult(
+        applied=bool(outcome.get("applied", False)),
+        units=int(outcome.get("units", 0)),
+        balance=int(outcome.get("balance", 0)),
+        replayed=done.replayed,
+    )
+
+
+def _positive(field: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidAmountError(field, value, "must be a whole number >= 1")
+    return value
+
+
+class ExtrasService:
+    """``billing.extras``: the prepaid extras ledger of each org."""
+
+    def __init__(
+        self, accounts: AccountService, sweep: Callable[..., SweepSummary]
+    ) -> None:
+        self._accounts = accounts
+        self._sweep = sweep
+
+    def credit_pack(self, org: str, pack_id: str, stripe_session_id: str) -> CreditResult:
+        """Credit a purchased pack once per checkout session (a replay changes nothing)."""
+        org = require_org(org)
+        if self._accounts.config.pack(pack_id) is None:
+            raise UnknownPackError(pack_id)
+        session = validate_ref("stripe_session_id", stripe_session_id)
+        return _credit_result(self._accounts.execute(org, cmd.CreditPack(pack_id, session)))
+
+    def debit(self, org: str, units: int, ref_id: str) -> CreditResult:
+        """Spend ``units`` of extras once per ``ref_id``; short lots become debt."""
+        org = require_org(org)
+        command = cmd.Debit(validate_ref("ref_id", ref_id), _positive("units", units))
+        return _credit_result(self._accounts.execute(org, command))
+
+    def adjust(self, org: str, units: int, ref: str) -> CreditResult:
+        """A signed manual correction, once per ``ref`` (positive repays debt first)."""
+        org = require_org(org)
+        if isinstance(units, bool) or not isinstance(units, int) or units == 0:
+            raise InvalidAmountError("units", units, "must be a non-zero whole number")
+        return _credit_result(self._accounts.execute(org, cmd.Adjust(validate_ref("ref", ref),
+                                                                     units)))
+
+    def refund_partial(
+        self, org: str, stripe_session_id: str, amount_cents: int, stripe_refund_id: str
+    ) -> CreditResult:
+        """Take back the units ``amount_cents`` of a pack purchase paid for, once per refund."""
+        org = require_org(org)
+        session = validate_ref("stripe_session_id", stripe_session_id)
+        refund_id = validate_ref("stripe_refund_id", stripe_refund_id)
+        amount = _positive("amount_cents", amount_cents)
+        purchase = self._accounts.store.find_entry(org, f"pack:{session}")
+        credit = next(
+            (e for e in purchase.events if isinstance(e, ExtrasCredited)), None
+        ) if purchase is not None else None
+        if credit is None or credit.price_cents is None:
+            raise UnknownPurchaseError(session)
+        if amount > credit.price_cents:
+            raise InvalidAmountError(
+                "amount_cents", amount, f"exceeds the purchase price of {credit.price_cents}"
+            )
+        command = cmd.Refund(
+            refund_id=refund_id,
+            session_id=session,
+            amount_cents=amount,
+            pack_units=credit.units,
+            pack_price_cents=credit.price_cents,
+        )
+        return _credit_result(self._accounts.execute(org, command))
+
+    def balance(self, org: str) -> ExtrasBalance:
+        """Ledger balance, spendable balance (lots past expiry left out) and debt."""
+        org = require_org(org)
+        state, _ = self._accounts.load(org)
+        now = self._accounts.clock.now()
+        return ExtrasBalance(
+            balance=state.ledger_balance, spendable=state.spendable(now), debt=state.debt
+        )
+
+    def list_ledger(self, org: str, page: int = 1, limit: int = 20) -> LedgerPage:
+        """Ledger lines newest first; ``limit`` clamped to 1..100, ``page`` to >= 1."""
+        org = require_org(org)
+        page = max(1, int(page))
+        limit = min(MAX_LEDGER_LIMIT, max(1, int(limit)))
+        state, _ = self._accounts.load(org)
+        lines = (
+            line
+            for entry in self._accounts.store.iter_ledger(org)
+            for line in reversed(_lines(entry.events))
+        )
+        start = (page - 1) * limit
+        entries = tuple(islice(lines, start, start + limit))
+        return LedgerPage(
+            entries=entries, page=page, limit=limit, total=state.ledger_lines,
+            balance=state.ledger_balance,
+        )
+
+    def expire_old_entries(self) -> SweepSummary:
+        """Expire every lot past its ``expires_at``: one entry per lot, key ``expire:<lot>``."""
+        at = self._accounts.clock.now()
+
+        def expire(org: str) -> bool:
+            state, _ = self._accounts.load(org)
+            expired = [lot for lot in state.lots if lot.expires_at and lot.expires_at <= at]
+            for lot in expired:
+                self._accounts.execute(org, cmd.ExpireLot(lot.lot_id))
+            return bool(expired)
+
+        return self._sweep(self._accounts.store.orgs_with_expiring_lots, at, expire)
+
+
+def _lines(events: tuple[object, ...]) -> list[LedgerLine]:
+    return [line for e in events for line in ledger_lines(e)]  # type: ignore[arg-type]
+

@@ -1,0 +1,294 @@
+"""In-memory adapters: the embedded default, real implementations of every port.
+
+Each keeps exactly the semantics its port documents (and passes the contract suites in
+:mod:`compute_pricing.testing`), is thread-safe, and lives only as long as the process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+import attrs
+
+from compute_pricing.errors import (
+    JournalKeyExistsError,
+    JournalSeqTakenError,
+    PlanVersionExistsError,
+    UnknownPlanError,
+)
+from compute_pricing.events import Event
+from compute_pricing.journal import JournalEntry, Snapshot
+from compute_pricing.plans import Plan
+from compute_pricing.ports import Clock
+
+__all__ = [
+    "EventRecorder",
+    "InMemoryAccountStore",
+    "InMemoryLock",
+    "InMemoryPlanRepository",
+    "InMemoryProcessedEventStore",
+    "SequentialIds",
+    "UuidIds",
+]
+
+log = logging.getLogger(__name__)
+
+
+class InMemoryAccountStore:
+    """Journal + snapshot store in dicts, one lock for atomic commits. Implements ``AccountStore``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._journal: dict[str, list[JournalEntry]] = defaultdict(list)
+        self._keys: dict[tuple[str, str], JournalEntry] = {}
+        self._snapshots: dict[str, Snapshot] = {}
+
+    def read_snapshot(self, org: str) -> Snapshot | None:
+        """The stored snapshot, or ``None``."""
+        return self._snapshots.get(org)
+
+    def read_journal(self, org: str, *, after_seq: int = 0) -> Sequence[JournalEntry]:
+        """Entries with ``seq > after_seq``, oldest first."""
+        with self._lock:
+            entries = self._journal.get(org, [])
+            return entries[after_seq:] if after_seq >= 0 else list(entries)
+
+    def find_entry(self, org: str, key: str) -> JournalEntry | None:
+        """The entry committed under ``key``."""
+        return self._keys.get((org, key))
+
+    def append(self, entry: JournalEntry) -> None:
+        """Commit ``entry`` atomically (key checked before seq)."""
+        with self._lock:
+            existing = self._keys.get((entry.org, entry.key))
+            if existing is not None:
+                raise JournalKeyExistsError(existing)
+            entries = self._journal[entry.org]
+            if entry.seq != len(entries) + 1:
+                raise JournalSeqTakenError(entry.org, entry.seq)
+            entries.append(entry)
+            self._keys[(entry.org, entry.key)] = entry
+
+    def save_snapshot(self, snapshot: Snapshot) -> bool:
+        """Compare-and-set on the version."""
+        with self._lock:
+            current = self._snapshots.get(snapshot.org)
+            if current is not None and current.version >= snapshot.version:
+                return False
+            self._snapshots[snapshot.org] = snapshot
+            return True
+
+    def iter_ledger(self, org: str) -> Iterator[JournalEntry]:
+        """Entries with ledger lines, newest first."""
+        with self._lock:
+            entries = list(self._journal.get(org, []))
+        return (entry for entry in reversed(entries) if entry.ledger > 0)
+
+    def _orgs(
+        self, predicate: Callable[[Snapshot], bool], after: str | None, limit: int
+    ) -> list[str]:
+        with self._lock:
+            snapshots = list(self._snapshots.values())
+        found = sorted(s.org for s in snapshots if (after is None or s.org > after) and predicate(s))
+        return found[:limit]
+
+    def orgs_due_for_reset(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
+        """Orgs whose week ``reset_at <= now``."""
+        return self._orgs(
+            lambda s: s.state.week is not None and s.state.week.reset_at <= now, after, limit
+        )
+
+    def orgs_with_expiring_lots(
+        self, now: datetime, *, after: str | None, limit: int
+    ) -> list[str]:
+        """Orgs with a lot expiring at or before ``now``."""
+        return self._orgs(
+            lambda s: s.state.next_expiry is not None and s.state.next_expiry <= now, after, limit
+        )
+
+    def orgs_past_due_before(
+        self, cutoff: datetime, *, after: str | None, limit: int
+    ) -> list[str]:
+        """Orgs past due since at or before ``cutoff``."""
+
+        def stale(s: Snapshot) -> bool:
+            since = s.state.subscription.past_due_since
+            return s.state.subscription.status == "past_due" and since is not None and (
+                since <= cutoff
+            )
+
+        return self._orgs(stale, after, limit)
+
+
+class InMemoryPlanRepository:
+    """Plan versions in a dict. Implements ``PlanRepository``."""
+
+    def __init__(self, plans: Sequence[Plan] = ()) -> None:
+        self._lock = threading.Lock()
+        self._plans: dict[tuple[str, int], Plan] = {}
+        for plan in plans:
+            self.add(plan)
+
+    def get(self, plan_id: str, version: int) -> Plan | None:
+        """The exact version."""
+        return self._plans.get((plan_id, version))
+
+    def versions(self, plan_id: str) -> list[Plan]:
+        """Every version, oldest first."""
+        with self._lock:
+            found = [p for (pid, _), p in self._plans.items() if pid == plan_id]
+        return sorted(found, key=lambda p: p.version)
+
+    def add(self, plan: Plan) -> None:
+        """Publish a version once."""
+        with self._lock:
+            if (plan.plan_id, plan.version) in self._plans:
+                raise PlanVersionExistsError(plan.plan_id, plan.version)
+            self._plans[(plan.plan_id, plan.version)] = plan
+
+    def close(self, plan_id: str, version: int, until: datetime) -> None:
+        """End a version's window."""
+        with self._lock:
+            plan = self._plans.get((plan_id, version))
+            if plan is None:
+                raise UnknownPlanError(plan_id, version)
+            self._plans[(plan_id, version)] = attrs.evolve(
+                plan, effective_until=until, active=False
+            )
+
+
+@attrs.define
+class _Claim:
+    event_type: str
+    processed_at: datetime
+    attempts: int = 0
+    done: bool = False
+    dead_letter: bool = False
+
+
+class InMemoryProcessedEventStore:
+    """Webhook claims with a TTL that never removes dead letters. Implements ``ProcessedEventStore``."""
+
+    def __init__(self, ttl_days: int = 30) -> None:
+        self._lock = threading.Lock()
+        self._claims: dict[str, _Claim] = {}
+        self._ttl = timedelta(days=ttl_days)
+
+    def claim(self, event_id: str, event_type: str, now: datetime) -> str:
+        """``claimed``, ``done`` or ``dead``."""
+        with self._lock:
+            claim = self._claims.get(event_id)
+            if claim is not None and not claim.dead_letter and now - claim.processed_at >= self._ttl:
+                claim = None  # the TTL index would have removed it
+            if claim is None:
+                self._claims[event_id] = _Claim(event_type=event_type, processed_at=now)
+                return "claimed"
+            if claim.dead_letter:
+                return "dead"
+            return "done" if claim.done else "claimed"
+
+    def mark_done(self, event_id: str, now: datetime) -> None:
+        """Record success."""
+        with self._lock:
+            claim = self._claims.setdefault(event_id, _Claim(event_type="", processed_at=now))
+            claim.done = True
+            claim.processed_at = now
+
+    def mark_failed(self, event_id: str, now: datetime, max_attempts: int) -> bool:
+        """Count a failure; dead letter at ``max_attempts``."""
+        with self._lock:
+            claim = self._claims.setdefault(event_id, _Claim(event_type="", processed_at=now))
+            claim.attempts += 1
+            claim.processed_at = now
+            claim.dead_letter = claim.attempts >= max_attempts
+            return claim.dead_letter
+
+
+class InMemoryLock:
+    """Named leases in one process, expiring after their TTL. Implements ``Lock``."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._mutex = threading.Lock()
+        self._leases: dict[str, tuple[str, datetime]] = {}
+
+    @contextmanager
+    def hold(self, name: str, ttl_seconds: int) -> Iterator[bool]:
+        """Yield ``True`` if this caller took the lease; release it on exit."""
+        token = uuid.uuid4().hex
+        now = self._clock.now()
+        with self._mutex:
+            current = self._leases.get(name)
+            taken = current is None or current[1] <= now
+            if taken:
+                self._leases[name] = (token, now + timedelta(seconds=ttl_seconds))
+        try:
+            yield taken
+        finally:
+            if taken:
+                with self._mutex:
+                    if self._leases.get(name, ("", now))[0] == token:
+                        del self._leases[name]
+
+
+class EventRecorder:
+    """An in-process event bus that also records what it published. Implements ``EventPublisher``.
+
+    Listeners run synchronously after the commit; one that raises is logged and skipped, so it
+    never breaks the operation that emitted the event.
+    """
+
+    def __init__(self, *, keep: int | None = 10_000) -> None:
+        self._listeners: list[tuple[type[Event], Callable[[Event], None]]] = []
+        self._keep = keep
+        self.published: list[Event] = []
+
+    def subscribe(
+        self, listener: Callable[[Event], None], event_type: type[Event] = Event
+    ) -> None:
+        """Call ``listener`` for every published event of ``event_type`` (or a subclass)."""
+        self._listeners.append((event_type, listener))
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Record and deliver ``events``; listener failures are isolated."""
+        if self._keep != 0:
+            self.published.extend(events)
+            if self._keep is not None and len(self.published) > self._keep:
+                del self.published[: len(self.published) - self._keep]
+        for event in events:
+            for event_type, listener in self._listeners:
+                if isinstance(event, event_type):
+                    try:
+                        listener(event)
+                    except Exception:
+                        log.exception("listener %r failed on %s", listener, event.name)
+
+    def of_type(self, event_type: type[Event]) -> list[Event]:
+        """Recorded events of ``event_type``."""
+        return [e for e in self.published if isinstance(e, event_type)]
+
+
+class SequentialIds:
+    """``prefix_1``, ``prefix_2``, ...: deterministic ids for tests. Implements ``IdGenerator``."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def new_id(self, prefix: str) -> str:
+        """The next id."""
+        return f"{prefix}_{next(self._counter)}"
+
+
+class UuidIds:
+    """Random UUID-based ids for production. Implements ``IdGenerator``."""
+
+    def new_id(self, prefix: str) -> str:
+        """A new unique id."""
+        return f"{prefix}_{uuid.uuid4().hex}"

@@ -1,0 +1,172 @@
+"""Ports: the roles the core needs from the outside world, as ``typing.Protocol`` classes.
+
+Adapters are named ``<Tech><Port>`` (``InMemoryAccountStore``, ``MongoAccountStore``), take a
+ready client, keep all document mapping to themselves, and pass the contract suites shipped in
+:mod:`compute_pricing.testing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from compute_pricing.events import Event
+from compute_pricing.journal import JournalEntry, Snapshot
+from compute_pricing.plans import Plan
+
+__all__ = [
+    "AccountStore",
+    "Clock",
+    "EventPublisher",
+    "IdGenerator",
+    "Lock",
+    "PlanCatalog",
+    "PlanRepository",
+    "ProcessedEventStore",
+]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The only reader of time: aware UTC instants at millisecond precision."""
+
+    def now(self) -> datetime:
+        """The current instant."""
+        ...
+
+
+class IdGenerator(Protocol):
+    """Unique ids for things that have no domain identity (reservations, manual usage)."""
+
+    def new_id(self, prefix: str) -> str:
+        """A new id starting with ``prefix``; never returned twice."""
+        ...
+
+
+class EventPublisher(Protocol):
+    """Delivers events after their commit. Must not raise: a failing listener is isolated."""
+
+    def publish(self, events: Sequence[Event]) -> None:
+        """Deliver ``events`` in order."""
+        ...
+
+
+class AccountStore(Protocol):
+    """Journal + snapshot storage of account aggregates (DESIGN 2.1).
+
+    Guarantees:
+    - :meth:`append` is atomic and is the commit point. It raises
+      :class:`~compute_pricing.errors.JournalKeyExistsError` (carrying the stored entry) when
+      ``(org, key)`` exists, else :class:`~compute_pricing.errors.JournalSeqTakenError` when
+      ``(org, seq)`` exists. Either way nothing is written.
+    - :meth:`save_snapshot` is a compare-and-set: it stores the snapshot only if the stored one
+      is older, and says whether it did. It never raises on a lost race.
+    - :meth:`read_journal` returns entries with ``seq > after_seq`` in ascending order.
+    - Every query is by ``org`` first, so the store can shard by org.
+    """
+
+    def read_snapshot(self, org: str) -> Snapshot | None:
+        """The stored snapshot (possibly behind the journal), or ``None``."""
+        ...
+
+    def read_journal(self, org: str, *, after_seq: int = 0) -> Sequence[JournalEntry]:
+        """Entries of ``org`` with ``seq > after_seq``, oldest first."""
+        ...
+
+    def find_entry(self, org: str, key: str) -> JournalEntry | None:
+        """The entry committed under ``key``, if any."""
+        ...
+
+    def append(self, entry: JournalEntry) -> None:
+        """Commit ``entry``; see the class docstring for the two conflict errors."""
+        ...
+
+    def save_snapshot(self, snapshot: Snapshot) -> bool:
+        """Store ``snapshot`` unless a snapshot at the same or a later version exists."""
+        ...
+
+    def iter_ledger(self, org: str) -> Iterator[JournalEntry]:
+        """Entries of ``org`` with ``ledger > 0``, newest first, lazily."""
+        ...
+
+    def orgs_due_for_reset(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
+        """Orgs (sorted, after ``after``) whose snapshot's week ``reset_at <= now``."""
+        ...
+
+    def orgs_with_expiring_lots(
+        self, now: datetime, *, after: str | None, limit: int
+    ) -> list[str]:
+        """Orgs (sorted, after ``after``) with a lot whose ``expires_at <= now``."""
+        ...
+
+    def orgs_past_due_before(
+        self, cutoff: datetime, *, after: str | None, limit: int
+    ) -> list[str]:
+        """Orgs (sorted, after ``after``) past due since at or before ``cutoff``."""
+        ...
+
+
+class PlanRepository(Protocol):
+    """Published plan versions; ``(plan_id, version)`` unique and immutable once added."""
+
+    def get(self, plan_id: str, version: int) -> Plan | None:
+        """The exact version, or ``None``."""
+        ...
+
+    def versions(self, plan_id: str) -> list[Plan]:
+        """Every version of ``plan_id``, oldest first."""
+        ...
+
+    def add(self, plan: Plan) -> None:
+        """Publish ``plan``; :class:`~compute_pricing.errors.PlanVersionExistsError` if taken."""
+        ...
+
+    def close(self, plan_id: str, version: int, until: datetime) -> None:
+        """End a version's window (``effective_until = until``, inactive); terms never change."""
+        ...
+
+
+class PlanCatalog(Protocol):
+    """Plan lookups for the use cases (DESIGN 3.1)."""
+
+    def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:
+        """The version in force at ``at`` (now by default); ``UnknownPlanError`` if none."""
+        ...
+
+    def get_plan_by_version(self, plan_id: str, version: int) -> Plan:
+        """Exactly that version; ``UnknownPlanError`` if missing (never falls back)."""
+        ...
+
+    def bump_version(self, plan_id: str, changes: Mapping[str, Any]) -> Plan:
+        """Close the active version and publish the next one with ``changes``."""
+        ...
+
+    def invalidate_cache(self, plan_id: str | None = None) -> None:
+        """Drop cached lookups of ``plan_id`` (all plans when ``None``)."""
+        ...
+
+
+class ProcessedEventStore(Protocol):
+    """Claims on Stripe event ids so each webhook is handled once (DESIGN 3.8)."""
+
+    def claim(self, event_id: str, event_type: str, now: datetime) -> str:
+        """Claim ``event_id``: ``"claimed"``, ``"done"`` (processed before) or ``"dead"``."""
+        ...
+
+    def mark_done(self, event_id: str, now: datetime) -> None:
+        """Record success; a later claim answers ``"done"``."""
+        ...
+
+    def mark_failed(self, event_id: str, now: datetime, max_attempts: int) -> bool:
+        """Count a failure; return ``True`` when it became a dead letter."""
+        ...
+
+
+class Lock(Protocol):
+    """A named lease for cron jobs; a holder that dies loses it after ``ttl_seconds``."""
+
+    def hold(self, name: str, ttl_seconds: int) -> AbstractContextManager[bool]:
+        """Context manager yielding whether this caller holds ``name``."""
+        ...

@@ -1,0 +1,81 @@
+"""Compute attribution (DESIGN 3.2): a run step's dollar costs become integer units.
+
+Per category ``floor(cost * ratio * dollars_to_compute)``; no costs at all means
+``run_base_units``; a total above ``max_compute_per_run`` is capped and the breakdown scaled
+with a largest-remainder split so it still sums to the charged total.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+
+import attrs
+
+from compute_pricing.config import ComputeSettings
+from compute_pricing.errors import InvalidInputError, InvalidNameError, InvalidStepError
+from compute_pricing.money import cost_to_units, largest_remainder, parse_cost
+from compute_pricing.plans import Plan
+
+__all__ = ["BASE_CATEGORY", "Units", "parse_costs", "units_for", "validate_run_id", "validate_step"]
+
+_STEP = re.compile(r"[A-Za-z0-9:_-]{1,64}")
+_RUN_ID = re.compile(r"[A-Za-z0-9:_.\-]{1,128}")
+#: Breakdown category of the base units charged for a run reported without costs.
+BASE_CATEGORY = "base"
+
+
+@attrs.frozen
+class Units:
+    """Units of one step: ``total == sum(breakdown.values())``; ``capped`` if the cap applied."""
+
+    total: int
+    breakdown: Mapping[str, int]
+    capped: bool = False
+
+
+def validate_step(step: object) -> str:
+    """The step key, or :class:`InvalidStepError` if it is not ``^[A-Za-z0-9:_-]{1,64}$``."""
+    if not isinstance(step, str) or not _STEP.fullmatch(step):
+        raise InvalidStepError(step)
+    return step
+
+
+def validate_run_id(run_id: object) -> str:
+    """The run id, or :class:`InvalidNameError` if empty, too long or oddly spelled."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise InvalidNameError("run_id", run_id, "must match ^[A-Za-z0-9:_.-]{1,128}$")
+    return run_id
+
+
+def parse_costs(costs: object) -> dict[str, Decimal] | None:
+    """Validated ``{category: Decimal}`` (or ``None``); every bad value names its category."""
+    if costs is None:
+        return None
+    if not isinstance(costs, Mapping):
+        raise InvalidInputError("costs", costs, "must be a mapping of category to dollars")
+    parsed: dict[str, Decimal] = {}
+    for category, value in costs.items():
+        if not isinstance(category, str) or not category:
+            raise InvalidInputError("costs", category, "categories must be non-empty strings")
+        parsed[category] = parse_cost(category, value)
+    return parsed
+
+
+def units_for(costs: Mapping[str, Decimal] | None, plan: Plan, settings: ComputeSettings) -> Units:
+    """The units a step costs on ``plan`` (costs already validated by :func:`parse_costs`)."""
+    if costs is None:
+        base = settings.run_base_units
+        return Units(total=base, breakdown={BASE_CATEGORY: base} if base else {})
+    parts = {
+        category: cost_to_units(cost, plan.ratio(category), settings.dollars_to_compute)
+        for category, cost in costs.items()
+    }
+    parts = {category: units for category, units in parts.items() if units}
+    total = sum(parts.values())
+    cap = settings.max_compute_per_run
+    if total <= cap:
+        return Units(total=total, breakdown=parts)
+    scaled = largest_remainder(parts, cap)
+    return Units(total=cap, breakdown={k: v for k, v in scaled.items() if v}, capped=True)

@@ -1,0 +1,29 @@
+"""Weekly usage and overflow (DESIGN 3.3): how a charge splits between quota and extras.
+
+Charging ``u`` units against the live quota: ``from_quota = min(u, max(0, quota - used))`` and
+``from_extras = u - from_quota``; ``used`` always grows by ``u``. Extras may go negative
+(overflow debt) rather than lose a charge. Thresholds fire once a week each, the first time
+``used * 100 >= pct * quota``; one charge can cross several.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["crossed_thresholds", "split_charge"]
+
+
+def split_charge(units: int, quota: int, used: int) -> tuple[int, int]:
+    """``(from_quota, from_extras)`` of charging ``units`` when ``used`` of ``quota`` is spent."""
+    from_quota = min(units, max(0, quota - used))
+    return from_quota, units - from_quota
+
+
+def crossed_thresholds(
+    percents: Iterable[int], fired: Iterable[int], used: int, quota: int
+) -> list[int]:
+    """Thresholds reached at ``used`` that have not fired this week (none when quota is 0)."""
+    if quota <= 0:
+        return []
+    already = set(fired)
+    return [pct for pct in percents if pct not in already and used * 100 >= pct * quota]

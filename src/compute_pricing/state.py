@@ -1,0 +1,157 @@
+"""The account aggregate: everything about one org that must change together (DESIGN 2.1).
+
+An :class:`Account` is an immutable value rebuilt by folding journal events with
+:func:`compute_pricing.evolve.evolve`. It stays bounded as history grows: it keeps the
+current week only, live lots only, live reservations only, and this month's legacy counters.
+
+Balance identity kept by every transition::
+
+    ledger_balance == sum(lot.remaining for lot in lots) - usage_debt - refund_debt
+                   == sum of every ledger line ever written for the org
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import attrs
+
+__all__ = [
+    "FAIL_CLOSED_STATUSES",
+    "Account",
+    "LegacyUsage",
+    "Lot",
+    "Reservation",
+    "Subscription",
+    "Week",
+]
+
+#: Subscription statuses gated at the default plan's quota (DESIGN 3.6).
+FAIL_CLOSED_STATUSES = frozenset(
+    {"paused", "unpaid", "incomplete", "incomplete_expired", "canceled"}
+)
+
+
+@attrs.frozen
+class Lot:
+    """A credit of extras units; spendable while ``remaining > 0`` and before ``expires_at``."""
+
+    lot_id: str
+    kind: str
+    units: int
+    remaining: int
+    created_at: datetime
+    expires_at: datetime | None = None
+    pack_id: str | None = None
+    session_id: str | None = None
+
+    def spendable_at(self, now: datetime) -> bool:
+        """Whether this lot may fund a debit at ``now`` (never at or after its expiry)."""
+        return self.remaining > 0 and (self.expires_at is None or now < self.expires_at)
+
+
+@attrs.frozen
+class Week:
+    """The current usage week: ``[started_at, reset_at)`` with its key and counters."""
+
+    key: str
+    started_at: datetime
+    reset_at: datetime
+    quota: int
+    plan_id: str
+    plan_version: int
+    used: int = 0
+    breakdown: Mapping[str, int] = attrs.field(factory=dict)
+    thresholds_fired: tuple[int, ...] = ()
+
+
+@attrs.frozen
+class Subscription:
+    """Plan and payment status; ``plan_version`` None until the org is first billed."""
+
+    plan_id: str
+    plan_version: int | None = None
+    status: str = "none"
+    past_due_since: datetime | None = None
+
+
+@attrs.frozen
+class Reservation:
+    """Units held for a run until committed, released, or ``expires_at``."""
+
+    reservation_id: str
+    units: int
+    expires_at: datetime
+
+
+@attrs.frozen
+class LegacyUsage:
+    """Legacy monthly counters (``"resource.action" -> count``) for ``period`` (YYYY-MM)."""
+
+    period: str | None = None
+    counts: Mapping[str, int] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Account:
+    """One org's billing state; see the module docstring for the balance identity."""
+
+    org: str
+    subscription: Subscription
+    week: Week | None = None
+    lots: tuple[Lot, ...] = ()
+    usage_debt: int = 0
+    refund_debt: int = 0
+    reservations: tuple[Reservation, ...] = ()
+    legacy: LegacyUsage = attrs.field(factory=LegacyUsage)
+    signup_granted: bool = False
+    ledger_lines: int = 0
+
+    @classmethod
+    def new(cls, org: str, plan_id: str) -> Account:
+        """A fresh account on ``plan_id`` that has never been billed."""
+        return cls(org=org, subscription=Subscription(plan_id=plan_id))
+
+    @property
+    def debt(self) -> int:
+        """Units owed: overflow debt plus refund debt."""
+        return self.usage_debt + self.refund_debt
+
+    @property
+    def ledger_balance(self) -> int:
+        """Sum of every ledger line: live lot remainders (expired or not) minus debt."""
+        return sum(lot.remaining for lot in self.lots) - self.debt
+
+    def spendable(self, now: datetime) -> int:
+        """Extras that can fund usage at ``now``: unexpired lot remainders minus debt."""
+        return sum(lot.remaining for lot in self.lots if lot.spendable_at(now)) - self.debt
+
+    def held(self, now: datetime, *, excluding: str | None = None) -> int:
+        """Units held by live reservations at ``now`` (optionally leaving one out)."""
+        return sum(
+            r.units
+            for r in self.reservations
+            if r.expires_at > now and r.reservation_id != excluding
+        )
+
+    def lot(self, lot_id: str) -> Lot | None:
+        """The live lot with this id, if any."""
+        return next((lot for lot in self.lots if lot.lot_id == lot_id), None)
+
+    def reservation(self, reservation_id: str, now: datetime) -> Reservation | None:
+        """The live (unexpired) reservation with this id, if any."""
+        return next(
+            (
+                r
+                for r in self.reservations
+                if r.reservation_id == reservation_id and r.expires_at > now
+            ),
+            None,
+        )
+
+    @property
+    def next_expiry(self) -> datetime | None:
+        """Earliest ``expires_at`` among live lots (what the expiry sweep looks for)."""
+        expiries = [lot.expires_at for lot in self.lots if lot.expires_at is not None]
+        return min(expiries, default=None)

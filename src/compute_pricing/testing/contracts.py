@@ -1,0 +1,372 @@
+"""Contract suites: what every adapter of a port must do, run against each adapter.
+
+Subclass a ``*Contract`` class and provide its fixture (``store``, ``repository``,
+``processed_events`` or ``lock_factory``); pytest collects the inherited tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from compute_pricing import commands as cmd
+from compute_pricing import events as ev
+from compute_pricing.accounts import AccountService
+from compute_pricing.catalog import StaticPlanCatalog
+from compute_pricing.config import BillingConfig, PackSettings, PlanSettings
+from compute_pricing.errors import (
+    JournalKeyExistsError,
+    JournalSeqTakenError,
+    PlanVersionExistsError,
+)
+from compute_pricing.evolve import fold
+from compute_pricing.journal import JournalEntry, Snapshot
+from compute_pricing.memory import EventRecorder
+from compute_pricing.plans import Plan
+from compute_pricing.ports import AccountStore, Lock, PlanRepository, ProcessedEventStore
+from compute_pricing.state import Account
+from compute_pricing.timekeeping import FakeClock
+
+__all__ = [
+    "T0",
+    "AccountStoreContract",
+    "LockContract",
+    "PlanRepositoryContract",
+    "ProcessedEventStoreContract",
+    "contract_config",
+    "rich_entries",
+]
+
+#: A fixed instant the contract suites start from (a Monday, millisecond precision).
+T0 = datetime(2026, 3, 2, 9, 30, 15, 123000, tzinfo=UTC)
+
+
+def contract_config() -> BillingConfig:
+    """Compute mode on, a 1,000-unit plan and a pack with expiry: enough to exercise stores."""
+    return BillingConfig(
+        compute_mode=True,
+        plans=(
+            PlanSettings(plan_id="free"),
+            PlanSettings(plan_id="team", compute_quota=1_000, ratios={"default": 1, "gpu": 2.5}),
+        ),
+        packs=(PackSettings(pack_id="pack", units=500, price_cents=900, expiry_days=30),),
+    )
+
+
+def rich_entries(org: str) -> list[JournalEntry]:
+    """Journal entries of ``org`` touching every part of the state (week, lots, debt, ...)."""
+    at = T0
+    week = ev.WeekOpened(org=org, at=at, week_key="2026-W10", started_at=at,
+                         reset_at=at + timedelta(days=7), quota=1000, plan_id="team",
+                         plan_version=1)
+    credit = ev.ExtrasCredited(org=org, at=at, lot_id="pack:cs_1", kind="pack", units=500,
+                               expires_at=at + timedelta(days=30), pack_id="pack",
+                               session_id="cs_1", price_cents=900)
+    charge = ev.ComputeCharged(org=org, at=at, run_id="run_1", step="initial",
+                               week_key="2026-W10", units=1100, from_quota=1000,
+                               from_extras=100, breakdown={"gpu": 1100})
+    debit = ev.ExtrasDebited(org=org, at=at, ref="run_1:initial", units=100,
+                             draws=(("pack:cs_1", 100),))
+    crossed = ev.ThresholdCrossed(org=org, at=at, week_key="2026-W10", threshold=100,
+                                  used=1100, quota=1000)
+    reserved = ev.UnitsReserved(org=org, at=at, reservation_id="res_1", units=7,
+                                expires_at=at + timedelta(minutes=15))
+    usage = ev.UsageRecorded(org=org, at=at, counter="documents.create", period="2026-03",
+                             amount=2, total=2)
+    failed = ev.PaymentFailed(org=org, at=at, past_due_since=at)
+    groups: list[tuple[str, tuple[ev.AccountEvent, ...], int]] = [
+        ("reset:open", (week,), 0),
+        ("pack:cs_1", (credit,), 1),
+        ("run_1:initial", (charge, debit, crossed), 1),
+        ("reserve:res_1", (reserved,), 0),
+        ("usage:u1", (usage,), 0),
+        ("payment_failed:in_1", (failed,), 0),
+    ]
+    return [
+        JournalEntry(org=org, seq=seq, key=key, type="Contract", events=events,
+                     outcome={"applied": True, "units": seq, "note": "ok", "maybe": None},
+                     at=at, ledger=ledger)
+        for seq, (key, events, ledger) in enumerate(groups, start=1)
+    ]
+
+
+def _state(entries: list[JournalEntry], org: str) -> Account:
+    state = Account.new(org, "free")
+    for entry in entries:
+        state = fold(state, entry.events)
+    return state
+
+
+class AccountStoreContract:
+    """The ``AccountStore`` guarantees (DESIGN 2.1); provide a fresh ``store`` fixture."""
+
+    @pytest.fixture
+    def store(self) -> AccountStore:
+        """A new, empty store (override in the adapter's test class)."""
+        raise NotImplementedError
+
+    def service(self, store: AccountStore, clock: FakeClock | None = None) -> AccountService:
+        """An account service over ``store`` with the contract config."""
+        config = contract_config()
+        clock = clock or FakeClock(T0)
+        return AccountService(store, StaticPlanCatalog(config, clock), config, clock,
+                              EventRecorder(keep=0))
+
+    def test_empty_store_knows_nothing(self, store: AccountStore) -> None:
+        """A new store has no snapshot, no journal and no keys."""
+        assert store.read_snapshot("org_a") is None
+        assert list(store.read_journal("org_a")) == []
+        assert store.find_entry("org_a", "k") is None
+        assert list(store.iter_ledger("org_a")) == []
+
+    def test_entries_round_trip_exactly(self, store: AccountStore) -> None:
+        """Appended entries read back equal, in order, and by key."""
+        entries = rich_entries("org_a")
+        for entry in entries:
+            store.append(entry)
+        assert entries == list(store.read_journal("org_a"))
+        assert entries[2] == store.find_entry("org_a", "run_1:initial")
+        assert entries[3:] == list(store.read_journal("org_a", after_seq=3))
+
+    def test_duplicate_key_returns_the_stored_entry_and_writes_nothing(
+        self, store: AccountStore
+    ) -> None:
+        """A second entry under a used key is refused with the first one attached."""
+        first, *_ = rich_entries("org_a")
+        store.append(first)
+        again = JournalEntry(org="org_a", seq=2, key=first.key, type="Other", events=(),
+                             outcome={"other": 1}, at=T0)
+        with pytest.raises(JournalKeyExistsError) as caught:
+            store.append(again)
+        assert first == caught.value.existing
+        assert [first] == list(store.read_journal("org_a"))
+
+    def test_taken_seq_is_a_lost_race_and_writes_nothing(self, store: AccountStore) -> None:
+        """A second entry at a taken seq (new key) is refused."""
+        first, *_ = rich_entries("org_a")
+        store.append(first)
+        rival = JournalEntry(org="org_a", seq=1, key="rival", type="Other", events=(),
+                             outcome={}, at=T0)
+        with pytest.raises(JournalSeqTakenError):
+            store.append(rival)
+        assert store.find_entry("org_a", "rival") is None
+        assert [first] == list(store.read_journal("org_a"))
+
+    def test_keys_and_seqs_are_per_org(self, store: AccountStore) -> None:
+        """The same key and seq are free in another org."""
+        store.append(rich_entries("org_a")[0])
+        store.append(rich_entries("org_b")[0])
+        assert store.find_entry("org_b", "reset:open") is not None
+        assert 1 == len(store.read_journal("org_b"))
+
+    def test_snapshot_is_compare_and_set_on_version(self, store: AccountStore) -> None:
+        """Only a newer snapshot replaces the stored one; the state round-trips exactly."""
+        entries = rich_entries("org_a")
+        early = Snapshot("org_a", 2, _state(entries[:2], "org_a"))
+        late = Snapshot("org_a", 6, _state(entries, "org_a"))
+        assert store.save_snapshot(early) is True
+        assert store.save_snapshot(early) is False
+        assert store.save_snapshot(late) is True
+        assert store.save_snapshot(early) is False
+        assert late == store.read_snapshot("org_a")
+
+    def test_ledger_reads_newest_first_and_skips_entries_without_lines(
+        self, store: AccountStore
+    ) -> None:
+        """``iter_ledger`` yields only entries that wrote ledger lines, newest first."""
+        for entry in rich_entries("org_a"):
+            store.append(entry)
+        assert ["run_1:initial", "pack:cs_1"] == [e.key for e in store.iter_ledger("org_a")]
+
+    def test_cron_queries_find_due_expiring_and_past_due_orgs(
+        self, store: AccountStore
+    ) -> None:
+        """The three cron queries select by the snapshot's week, lots and dunning state."""
+        entries = rich_entries("org_a")
+        store.save_snapshot(Snapshot("org_a", 6, _state(entries, "org_a")))
+        store.save_snapshot(Snapshot("org_b", 1, _state(entries[:1], "org_b")))
+        week_end = T0 + timedelta(days=7)
+        assert [] == store.orgs_due_for_reset(week_end - timedelta(seconds=1), after=None,
+                                              limit=10)
+        assert ["org_a", "org_b"] == store.orgs_due_for_reset(week_end, after=None, limit=10)
+        assert ["org_b"] == store.orgs_due_for_reset(week_end, after="org_a", limit=10)
+        assert ["org_a"] == store.orgs_due_for_reset(week_end, after=None, limit=1)
+        expiry = T0 + timedelta(days=30)
+        assert [] == store.orgs_with_expiring_lots(expiry - timedelta(seconds=1), after=None,
+                                                   limit=10)
+        assert ["org_a"] == store.orgs_with_expiring_lots(expiry, after=None, limit=10)
+        assert ["org_a"] == store.orgs_past_due_before(T0, after=None, limit=10)
+        assert [] == store.orgs_past_due_before(T0 - timedelta(seconds=1), after=None, limit=10)
+
+    def test_replayed_command_returns_first_outcome_and_writes_nothing(
+        self, store: AccountStore
+    ) -> None:
+        """Executing the same key twice commits one entry and replays its outcome."""
+        service = self.service(store)
+        first = service.execute("org_a", cmd.Attribute("run_1", "initial", {"x": Decimal(1)}))
+        again = service.execute("org_a", cmd.Attribute("run_1", "initial", {"x": Decimal(5)}))
+        assert (False, True) == (first.replayed, again.replayed)
+        assert first.outcome == again.outcome
+        assert 1 == len(store.read_journal("org_a"))
+
+    def test_concurrent_writers_lose_no_update(self, store: AccountStore) -> None:
+        """8 threads x 25 distinct runs of 3 units each: 600 units, seqs 1..200, no gap."""
+        service = self.service(store)
+        errors: list[BaseException] = []
+
+        def worker(n: int) -> None:
+            try:
+                for i in range(25):
+                    service.execute("org_a", cmd.Attribute(f"run_{n}_{i}", "initial",
+                                                           {"x": Decimal("0.003")}))
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [] == errors
+        state, version = service.load("org_a")
+        assert state.week is not None
+        assert (600, 200) == (state.week.used, version)
+        assert list(range(1, 201)) == [e.seq for e in store.read_journal("org_a")]
+
+    def test_crash_between_commit_and_snapshot_loses_nothing(self, store: AccountStore) -> None:
+        """A commit whose snapshot refresh never happened is caught up by the next writer."""
+        service = self.service(store)
+        service.execute("org_a", cmd.Attribute("run_1", "initial", {"x": Decimal("0.010")}))
+        snapshot = store.read_snapshot("org_a")
+        assert snapshot is not None
+        crashed = JournalEntry(
+            org="org_a", seq=2, key="run_2:initial", type="Attribute",
+            events=(ev.ComputeCharged(org="org_a", at=T0, run_id="run_2", step="initial",
+                                      week_key=snapshot.state.week.key if snapshot.state.week
+                                      else "", units=20, from_quota=20, from_extras=0),),
+            outcome={}, at=T0,
+        )
+        store.append(crashed)  # committed, but the process died before save_snapshot
+        state, version = service.load("org_a")
+        assert state.week is not None
+        assert (30, 2) == (state.week.used, version)
+        service.execute("org_a", cmd.Attribute("run_3", "initial", {"x": Decimal("0.005")}))
+        latest = store.read_snapshot("org_a")
+        assert latest is not None
+        assert latest.state.week is not None
+        assert (35, 3) == (latest.state.week.used, latest.version)
+
+
+class PlanRepositoryContract:
+    """The ``PlanRepository`` guarantees; provide a fresh ``repository`` fixture."""
+
+    @pytest.fixture
+    def repository(self) -> PlanRepository:
+        """A new, empty repository (override)."""
+        raise NotImplementedError
+
+    def plan(self, version: int = 1, **changes: object) -> Plan:
+        """A plan version with exact decimal ratios and legacy limits."""
+        values: dict[str, object] = {
+            "plan_id": "team", "version": version, "compute_quota": 1000,
+            "ratios": {"default": Decimal(1), "gpu": Decimal("2.5")},
+            "limits": {"documents.create": 100, "documents.export": None},
+            "effective_from": T0,
+        }
+        values.update(changes)
+        return Plan(**values)  # type: ignore[arg-type]
+
+    def test_versions_round_trip_exactly(self, repository: PlanRepository) -> None:
+        """A published version reads back equal, by version and in the version list."""
+        first, second = self.plan(1), self.plan(2, compute_quota=2000)
+        repository.add(second)
+        repository.add(first)
+        assert first == repository.get("team", 1)
+        assert [first, second] == repository.versions("team")
+        assert repository.get("team", 3) is None
+        assert [] == repository.versions("other")
+
+    def test_a_published_version_is_immutable(self, repository: PlanRepository) -> None:
+        """Publishing the same (plan_id, version) twice is refused; the first stays."""
+        repository.add(self.plan(1))
+        with pytest.raises(PlanVersionExistsError):
+            repository.add(self.plan(1, compute_quota=5))
+        stored = repository.get("team", 1)
+        assert stored is not None
+        assert 1000 == stored.compute_quota
+
+    def test_close_ends_the_window_only(self, repository: PlanRepository) -> None:
+        """Closing sets ``effective_until`` and inactive; the terms do not change."""
+        repository.add(self.plan(1))
+        until = T0 + timedelta(days=3)
+        repository.close("team", 1, until)
+        closed = repository.get("team", 1)
+        assert closed is not None
+        assert (until, False, 1000) == (closed.effective_until, closed.active,
+                                        closed.compute_quota)
+
+
+class ProcessedEventStoreContract:
+    """The ``ProcessedEventStore`` guarantees; provide ``processed_events`` (TTL 30 days)."""
+
+    @pytest.fixture
+    def processed_events(self) -> ProcessedEventStore:
+        """A new, empty store with a 30-day TTL (override)."""
+        raise NotImplementedError
+
+    def test_claim_then_done_then_duplicate(self, processed_events: ProcessedEventStore) -> None:
+        """First claim wins; after success a duplicate answers ``done``."""
+        assert "claimed" == processed_events.claim("evt_1", "invoice.paid", T0)
+        processed_events.mark_done("evt_1", T0)
+        assert "done" == processed_events.claim("evt_1", "invoice.paid", T0)
+
+    def test_failures_retry_until_dead_letter(self, processed_events: ProcessedEventStore) -> None:
+        """Each failure counts; the fifth makes a dead letter that stays dead."""
+        processed_events.claim("evt_2", "invoice.paid", T0)
+        dead = [processed_events.mark_failed("evt_2", T0, 5) for _ in range(5)]
+        assert [False, False, False, False, True] == dead
+        assert "dead" == processed_events.claim("evt_2", "invoice.paid", T0)
+
+    def test_failed_event_can_be_claimed_again(self, processed_events: ProcessedEventStore) -> None:
+        """A failure short of dead letter leaves the event claimable for Stripe's retry."""
+        processed_events.claim("evt_3", "invoice.paid", T0)
+        processed_events.mark_failed("evt_3", T0, 5)
+        assert "claimed" == processed_events.claim("evt_3", "invoice.paid", T0)
+
+
+class LockContract:
+    """The ``Lock`` guarantees; provide ``lock_factory`` taking a clock."""
+
+    @pytest.fixture
+    def lock_factory(self) -> Callable[[FakeClock], Lock]:
+        """Build a lock over a shared back end reading ``clock`` (override)."""
+        raise NotImplementedError
+
+    def test_one_holder_at_a_time(self, lock_factory: Callable[[FakeClock], Lock]) -> None:
+        """While one caller holds a name, another does not get it; after release it does."""
+        clock = FakeClock(T0)
+        lock = lock_factory(clock)
+        with lock.hold("reset", 60) as first:
+            with lock.hold("reset", 60) as second:
+                assert (True, False) == (first, second)
+            with lock.hold("other", 60) as other:
+                assert other is True
+        with lock.hold("reset", 60) as again:
+            assert again is True
+
+    def test_an_abandoned_lease_expires(self, lock_factory: Callable[[FakeClock], Lock]) -> None:
+        """A holder that never releases loses the lease after its TTL."""
+        clock = FakeClock(T0)
+        lock = lock_factory(clock)
+        held = lock.hold("reset", 60)
+        assert held.__enter__() is True
+        clock.advance(seconds=59)
+        with lock.hold("reset", 60) as early:
+            assert early is False
+        clock.advance(seconds=1)
+        with lock.hold("reset", 60) as late:
+            assert late is True

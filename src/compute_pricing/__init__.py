@@ -145,6 +145,7 @@ __all__ = [
     "ReservationHandle",
     "ReservationReleased",
     "SequentialIds",
+    "StaticPlanCatalog",
     "Stores",
     "StripeSettings",
     "SubscriptionExpired",

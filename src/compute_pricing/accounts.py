@@ -144,6 +144,7 @@ class AccountService:
             new_state = fold(state, decision.events)
             self.store.save_snapshot(Snapshot(org=org, version=entry.seq, state=new_state))
             self.publisher.publish(decision.events)
-            return Committed(decision.outcome, replayed=False, events=decision.events,
-                             state=new_state)
+            return Committed(
+                decision.outcome, replayed=False, events=decision.events, state=new_state
+            )
         raise ConcurrencyConflictError(org, attempts)

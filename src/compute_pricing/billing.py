@@ -47,7 +47,6 @@ from compute_pricing.results import (
     UsageView,
 )
 from compute_pricing.rules.attribution import parse_costs, validate_run_id, validate_step
-from compute_pricing.rules.gate import dunning_stage
 from compute_pricing.rules.legacy import counter_name, current_count, validate_amount
 from compute_pricing.state import Account
 from compute_pricing.timekeeping import SystemClock, month_key
@@ -80,7 +79,11 @@ class InMemoryStores:
 
 def _mode_off_result() -> AttributionResult:
     return AttributionResult(
-        applied=False, units=0, from_quota=0, from_extras=0, compute_used=0,
+        applied=False,
+        units=0,
+        from_quota=0,
+        from_extras=0,
+        compute_used=0,
         reason="compute_mode_off",
     )
 
@@ -109,8 +112,7 @@ class Billing:
             self.plans = CachedPlanCatalog.seeded(stores.plans, config, self.clock, self.events)
         else:
             self.plans = StaticPlanCatalog(config, self.clock)
-        self.accounts = AccountService(stores.accounts, self.plans, config, self.clock,
-                                       self.events)
+        self.accounts = AccountService(stores.accounts, self.plans, config, self.clock, self.events)
         self.extras = ExtrasService(self.accounts, self._sweep)
 
     @classmethod
@@ -120,8 +122,7 @@ class Billing:
         """A fully in-process instance: in-memory stores, sequential ids, an event recorder."""
         clock = clock or SystemClock()
         kwargs.setdefault("ids", SequentialIds())
-        return cls(config or BillingConfig(), stores=InMemoryStores(clock), clock=clock,
-                   **kwargs)
+        return cls(config or BillingConfig(), stores=InMemoryStores(clock), clock=clock, **kwargs)
 
     # -- compute -------------------------------------------------------------------------
 
@@ -173,7 +174,10 @@ class Billing:
     ) -> AttributionResult:
         """Charge a reserved run's actual costs and release the hold in the same commit."""
         return self.attribute(
-            reservation.org, run_id or reservation.reservation_id, costs, step,
+            reservation.org,
+            run_id or reservation.reservation_id,
+            costs,
+            step,
             reservation=reservation,
         )
 
@@ -188,8 +192,12 @@ class Billing:
     # -- gate and usage ------------------------------------------------------------------
 
     def check_quota(
-        self, org: str, resource: str | None = None, action: str | None = None,
-        *, admin: bool = False,
+        self,
+        org: str,
+        resource: str | None = None,
+        action: str | None = None,
+        *,
+        admin: bool = False,
     ) -> Admission:
         """Admit or refuse new work (402 compute, 429 legacy, 503 unknown plan, 403 no org)."""
         org = require_org(org)
@@ -234,8 +242,13 @@ class Billing:
         current = current_count(state.legacy, counter, month_key(self.clock.now()))
         if current >= limit:
             resource, action = counter.split(".")
-            raise QuotaExceededError(resource=resource, action=action, limit=limit,
-                                     current=current, upgrade_url=self.config.upgrade_url)
+            raise QuotaExceededError(
+                resource=resource,
+                action=action,
+                limit=limit,
+                current=current,
+                upgrade_url=self.config.upgrade_url,
+            )
         return Admission(remaining=limit - current)
 
     def record_usage(
@@ -260,23 +273,28 @@ class Billing:
             plan_id, limits = self._legacy_plan_limits(loaded)
             period = month_key(self.clock.now())
             counts = dict(loaded.legacy.counts) if loaded.legacy.period == period else {}
-            return UsageView("legacy", {"plan": plan_id, "period": period, "usage": counts,
-                                        "limits": dict(limits)})
+            return UsageView(
+                "legacy",
+                {"plan": plan_id, "period": period, "usage": counts, "limits": dict(limits)},
+            )
         state, ctx = self._current(loaded)
         room = current_headroom(state, ctx)
         week = state.week
         assert week is not None  # noqa: S101 - _current opens the first week
-        return UsageView("compute", {
-            "plan": ctx.plan.plan_id,
-            "plan_version": ctx.plan.version,
-            "week_key": week.key,
-            "week_reset_at": week.reset_at.isoformat(),
-            "compute_used": week.used,
-            "compute_quota": room.quota,
-            "compute_breakdown": dict(week.breakdown),
-            "extras_remaining": room.extras,
-            "packs_available": [pack.pack_id for pack in self.config.packs],
-        })
+        return UsageView(
+            "compute",
+            {
+                "plan": ctx.plan.plan_id,
+                "plan_version": ctx.plan.version,
+                "week_key": week.key,
+                "week_reset_at": week.reset_at.isoformat(),
+                "compute_used": week.used,
+                "compute_quota": room.quota,
+                "compute_breakdown": dict(week.breakdown),
+                "extras_remaining": room.extras,
+                "packs_available": [pack.pack_id for pack in self.config.packs],
+            },
+        )
 
     # -- weeks, plans, dunning -----------------------------------------------------------
 
@@ -302,7 +320,11 @@ class Billing:
         return self._sweep(self.stores.accounts.orgs_due_for_reset, now, reset)
 
     def subscribe(
-        self, org: str, plan_id: str, *, status: str = "active",
+        self,
+        org: str,
+        plan_id: str,
+        *,
+        status: str = "active",
         preserve_usage: bool | None = None,
     ) -> Mapping[str, Any]:
         """Put the org on the active version of ``plan_id`` (admin, tests; no Stripe)."""
@@ -311,8 +333,7 @@ class Billing:
         keep = self.config.preserve_usage if preserve_usage is None else preserve_usage
         if status == "canceled":
             keep = False
-        command = cmd.ChangePlan(plan, self.ids.new_id("sub"), status=status,
-                                 preserve_usage=keep)
+        command = cmd.ChangePlan(plan, self.ids.new_id("sub"), status=status, preserve_usage=keep)
         return dict(self.accounts.execute(org, command).outcome)
 
     def payment_failed(self, org: str, ref: str) -> Mapping[str, Any]:
@@ -360,4 +381,3 @@ class Billing:
             if len(batch) < _SWEEP_BATCH:
                 return SweepSummary(processed=processed, skipped=skipped, errors=errors)
             after = batch[-1]
-

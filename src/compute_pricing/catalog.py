@@ -36,9 +36,7 @@ class StaticPlanCatalog:
 
     def __init__(self, config: BillingConfig, clock: Clock) -> None:
         self._clock = clock
-        self._by_version = {
-            (s.plan_id, s.version): Plan.from_settings(s) for s in config.plans
-        }
+        self._by_version = {(s.plan_id, s.version): Plan.from_settings(s) for s in config.plans}
 
     def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:
         """The version in force at ``at``."""
@@ -87,7 +85,10 @@ class CachedPlanCatalog:
 
     @classmethod
     def seeded(
-        cls, repository: PlanRepository, config: BillingConfig, clock: Clock,
+        cls,
+        repository: PlanRepository,
+        config: BillingConfig,
+        clock: Clock,
         publisher: EventPublisher,
     ) -> CachedPlanCatalog:
         """A catalog whose repository holds at least the config's plans."""
@@ -136,8 +137,11 @@ class CachedPlanCatalog:
         self._repository.close(plan_id, current.version, now)
         self.invalidate_cache(plan_id)
         self._publisher.publish(
-            [PlanVersionBumped(plan_id=plan_id, version=successor.version,
-                               previous_version=current.version)]
+            [
+                PlanVersionBumped(
+                    plan_id=plan_id, version=successor.version, previous_version=current.version
+                )
+            ]
         )
         return successor
 

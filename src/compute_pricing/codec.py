@@ -60,7 +60,7 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def from_document(tp: Any, data: Any) -> Any:  # noqa: C901, PLR0911, PLR0912 - one branch per kind
+def from_document(tp: Any, data: Any) -> Any:
     """A value of type ``tp`` rebuilt from :func:`to_document` output."""
     origin = get_origin(tp)
     if tp is Any:

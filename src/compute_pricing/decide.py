@@ -28,6 +28,7 @@ from compute_pricing.errors import (
     UnknownReservationError,
 )
 from compute_pricing.evolve import fold
+from compute_pricing.money import refund_units
 from compute_pricing.plans import Plan
 from compute_pricing.rules import ledger, overflow
 from compute_pricing.rules.attribution import units_for
@@ -153,8 +154,9 @@ def _spend(
     """Debit ``units`` of extras (lots unless ``use_lots`` is off, then debt)."""
     draws, shortfall = ledger.draw(state.lots, units, ctx.now) if use_lots else ((), units)
     events: list[ev.AccountEvent] = [
-        ev.ExtrasDebited(org=state.org, at=ctx.now, ref=ref, units=units, draws=draws,
-                         debt=shortfall)
+        ev.ExtrasDebited(
+            org=state.org, at=ctx.now, ref=ref, units=units, draws=draws, debt=shortfall
+        )
     ]
     before = state.spendable(ctx.now)
     if before > 0 and before - units <= 0:
@@ -228,12 +230,18 @@ def _reserve(state: Account, c: cmd.Reserve, ctx: Context) -> Decision:
     expires_at = ctx.now + timedelta(seconds=c.ttl_seconds)
     events.append(
         ev.UnitsReserved(
-            org=s.org, at=ctx.now, reservation_id=c.reservation_id, units=c.units,
+            org=s.org,
+            at=ctx.now,
+            reservation_id=c.reservation_id,
+            units=c.units,
             expires_at=expires_at,
         )
     )
-    outcome = {"reservation_id": c.reservation_id, "units": c.units,
-               "expires_at": expires_at.isoformat()}
+    outcome = {
+        "reservation_id": c.reservation_id,
+        "units": c.units,
+        "expires_at": expires_at.isoformat(),
+    }
     return Decision(tuple(events), outcome)
 
 
@@ -252,12 +260,17 @@ def _credit_pack(state: Account, c: cmd.CreditPack, ctx: Context) -> Decision:
         raise UnknownPackError(c.pack_id)
     expires_at = None if pack.expiry_days is None else ctx.now + timedelta(days=pack.expiry_days)
     event = _credit(
-        state, ctx, lot_id=f"pack:{c.session_id}", kind="pack", units=pack.units,
-        expires_at=expires_at, pack_id=pack.pack_id, session_id=c.session_id,
+        state,
+        ctx,
+        lot_id=f"pack:{c.session_id}",
+        kind="pack",
+        units=pack.units,
+        expires_at=expires_at,
+        pack_id=pack.pack_id,
+        session_id=c.session_id,
         price_cents=pack.price_cents,
     )
-    outcome = {"applied": True, "units": pack.units,
-               "balance": state.ledger_balance + pack.units}
+    outcome = {"applied": True, "units": pack.units, "balance": state.ledger_balance + pack.units}
     return Decision((event,), outcome)
 
 
@@ -270,8 +283,10 @@ def _adjust(state: Account, c: cmd.Adjust, ctx: Context) -> Decision:
         ]
     else:
         events = _spend(state, ctx, -c.units, f"adjust:{c.ref}", use_lots=True)
-    return Decision(tuple(events), {"applied": True, "units": c.units,
-                                    "balance": state.ledger_balance + c.units})
+    return Decision(
+        tuple(events),
+        {"applied": True, "units": c.units, "balance": state.ledger_balance + c.units},
+    )
 
 
 def _debit(state: Account, c: cmd.Debit, ctx: Context) -> Decision:
@@ -279,13 +294,13 @@ def _debit(state: Account, c: cmd.Debit, ctx: Context) -> Decision:
         raise InvalidAmountError("units", c.units, "must be a whole number >= 1")
     room = current_headroom(state, ctx)
     events = _spend(state, ctx, c.units, c.ref, use_lots=room.extras_usable)
-    return Decision(tuple(events), {"applied": True, "units": c.units,
-                                    "balance": state.ledger_balance - c.units})
+    return Decision(
+        tuple(events),
+        {"applied": True, "units": c.units, "balance": state.ledger_balance - c.units},
+    )
 
 
 def _refund(state: Account, c: cmd.Refund, ctx: Context) -> Decision:
-    from compute_pricing.money import refund_units
-
     if c.amount_cents < 1:
         raise InvalidAmountError("amount_cents", c.amount_cents, "must be a whole number >= 1")
     units = refund_units(c.amount_cents, c.pack_units, c.pack_price_cents)
@@ -293,11 +308,18 @@ def _refund(state: Account, c: cmd.Refund, ctx: Context) -> Decision:
         state.lots, units, ctx.now, first=state.lot(f"pack:{c.session_id}")
     )
     event = ev.RefundApplied(
-        org=state.org, at=ctx.now, refund_id=c.refund_id, session_id=c.session_id,
-        amount_cents=c.amount_cents, units=units, draws=draws, debt=shortfall,
+        org=state.org,
+        at=ctx.now,
+        refund_id=c.refund_id,
+        session_id=c.session_id,
+        amount_cents=c.amount_cents,
+        units=units,
+        draws=draws,
+        debt=shortfall,
     )
-    return Decision((event,), {"applied": True, "units": units,
-                               "balance": state.ledger_balance - units})
+    return Decision(
+        (event,), {"applied": True, "units": units, "balance": state.ledger_balance - units}
+    )
 
 
 def _expire_lot(state: Account, c: cmd.ExpireLot, ctx: Context) -> Decision:
@@ -315,8 +337,13 @@ def _reset_week(state: Account, c: cmd.ResetWeek, ctx: Context) -> Decision:
     opened = events[0]
     assert isinstance(opened, ev.WeekOpened)  # noqa: S101 - roll_week opens first
     settled = sum(e.units for e in events if isinstance(e, ev.DebtSettled))
-    outcome = {"applied": True, "week_key": opened.week_key, "settled": settled,
-               "closed_week_key": opened.closed_week_key, "closed_used": opened.closed_used}
+    outcome = {
+        "applied": True,
+        "week_key": opened.week_key,
+        "settled": settled,
+        "closed_week_key": opened.closed_week_key,
+        "closed_used": opened.closed_used,
+    }
     return Decision(tuple(events), outcome)
 
 
@@ -327,12 +354,19 @@ def _change_plan(state: Account, c: cmd.ChangePlan, ctx: Context) -> Decision:
     new_ctx = attrs.evolve(ctx, plan=c.plan)
     moved = attrs.evolve(state, subscription=attrs.evolve(sub, status=c.status))
     event = ev.PlanChanged(
-        org=state.org, at=ctx.now, plan_id=c.plan.plan_id, plan_version=c.plan.version,
-        previous_plan_id=sub.plan_id, previous_version=sub.plan_version,
-        quota=_quota(moved, new_ctx), preserve_usage=c.preserve_usage, status=c.status,
+        org=state.org,
+        at=ctx.now,
+        plan_id=c.plan.plan_id,
+        plan_version=c.plan.version,
+        previous_plan_id=sub.plan_id,
+        previous_version=sub.plan_version,
+        quota=_quota(moved, new_ctx),
+        preserve_usage=c.preserve_usage,
+        status=c.status,
     )
-    return Decision((event,), {"applied": True, "plan_id": c.plan.plan_id,
-                               "plan_version": c.plan.version})
+    return Decision(
+        (event,), {"applied": True, "plan_id": c.plan.plan_id, "plan_version": c.plan.version}
+    )
 
 
 def _fail_payment(state: Account, c: cmd.FailPayment, ctx: Context) -> Decision:
@@ -353,7 +387,9 @@ def _expire_subscription(state: Account, c: cmd.ExpireSubscription, ctx: Context
     if sub.status != "past_due" or not due:
         return Decision((), {"applied": False, "reason": "not_due"}, write=False)
     event = ev.SubscriptionExpired(
-        org=state.org, at=ctx.now, plan_id=ctx.default_plan.plan_id,
+        org=state.org,
+        at=ctx.now,
+        plan_id=ctx.default_plan.plan_id,
         plan_version=ctx.default_plan.version,
     )
     return Decision((event,), {"applied": True})
@@ -364,8 +400,9 @@ def _record_usage(state: Account, c: cmd.RecordUsage, ctx: Context) -> Decision:
         raise InvalidAmountError("amount", c.amount, "must be a whole number >= 1")
     period = month_key(ctx.now)
     total = current_count(state.legacy, c.counter, period) + c.amount
-    event = ev.UsageRecorded(org=state.org, at=ctx.now, counter=c.counter, period=period,
-                             amount=c.amount, total=total)
+    event = ev.UsageRecorded(
+        org=state.org, at=ctx.now, counter=c.counter, period=period, amount=c.amount, total=total
+    )
     return Decision((event,), {"applied": True, "counter": c.counter, "current": total})
 
 

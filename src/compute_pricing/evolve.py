@@ -59,7 +59,8 @@ def _charged(state: Account, e: ev.ComputeCharged) -> Account:
     breakdown = dict(week.breakdown)
     for category, units in e.breakdown.items():
         breakdown[category] = breakdown.get(category, 0) + units
-    return attrs.evolve(state, week=attrs.evolve(week, used=week.used + e.units, breakdown=breakdown))
+    week = attrs.evolve(week, used=week.used + e.units, breakdown=breakdown)
+    return attrs.evolve(state, week=week)
 
 
 def _debited(state: Account, e: ev.ExtrasDebited) -> Account:

@@ -41,9 +41,7 @@ def _positive(field: str, value: object) -> int:
 class ExtrasService:
     """``billing.extras``: the prepaid extras ledger of each org."""
 
-    def __init__(
-        self, accounts: AccountService, sweep: Callable[..., SweepSummary]
-    ) -> None:
+    def __init__(self, accounts: AccountService, sweep: Callable[..., SweepSummary]) -> None:
         self._accounts = accounts
         self._sweep = sweep
 
@@ -66,8 +64,9 @@ class ExtrasService:
         org = require_org(org)
         if isinstance(units, bool) or not isinstance(units, int) or units == 0:
             raise InvalidAmountError("units", units, "must be a non-zero whole number")
-        return _credit_result(self._accounts.execute(org, cmd.Adjust(validate_ref("ref", ref),
-                                                                     units)))
+        return _credit_result(
+            self._accounts.execute(org, cmd.Adjust(validate_ref("ref", ref), units))
+        )
 
     def refund_partial(
         self, org: str, stripe_session_id: str, amount_cents: int, stripe_refund_id: str
@@ -78,9 +77,11 @@ class ExtrasService:
         refund_id = validate_ref("stripe_refund_id", stripe_refund_id)
         amount = _positive("amount_cents", amount_cents)
         purchase = self._accounts.store.find_entry(org, f"pack:{session}")
-        credit = next(
-            (e for e in purchase.events if isinstance(e, ExtrasCredited)), None
-        ) if purchase is not None else None
+        credit = (
+            next((e for e in purchase.events if isinstance(e, ExtrasCredited)), None)
+            if purchase is not None
+            else None
+        )
         if credit is None or credit.price_cents is None:
             raise UnknownPurchaseError(session)
         if amount > credit.price_cents:
@@ -119,7 +120,10 @@ class ExtrasService:
         start = (page - 1) * limit
         entries = tuple(islice(lines, start, start + limit))
         return LedgerPage(
-            entries=entries, page=page, limit=limit, total=state.ledger_lines,
+            entries=entries,
+            page=page,
+            limit=limit,
+            total=state.ledger_lines,
             balance=state.ledger_balance,
         )
 
@@ -139,4 +143,3 @@ class ExtrasService:
 
 def _lines(events: tuple[object, ...]) -> list[LedgerLine]:
     return [line for e in events for line in ledger_lines(e)]  # type: ignore[arg-type]
-

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 class InMemoryAccountStore:
-    """Journal + snapshot store in dicts, one lock for atomic commits. Implements ``AccountStore``."""
+    """Journal + snapshot in dicts; one lock makes commits atomic. Implements ``AccountStore``."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -96,8 +96,8 @@ class InMemoryAccountStore:
     ) -> list[str]:
         with self._lock:
             snapshots = list(self._snapshots.values())
-        found = sorted(s.org for s in snapshots if (after is None or s.org > after) and predicate(s))
-        return found[:limit]
+        found = (s.org for s in snapshots if (after is None or s.org > after) and predicate(s))
+        return sorted(found)[:limit]
 
     def orgs_due_for_reset(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
         """Orgs whose week ``reset_at <= now``."""
@@ -105,23 +105,21 @@ class InMemoryAccountStore:
             lambda s: s.state.week is not None and s.state.week.reset_at <= now, after, limit
         )
 
-    def orgs_with_expiring_lots(
-        self, now: datetime, *, after: str | None, limit: int
-    ) -> list[str]:
+    def orgs_with_expiring_lots(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
         """Orgs with a lot expiring at or before ``now``."""
         return self._orgs(
             lambda s: s.state.next_expiry is not None and s.state.next_expiry <= now, after, limit
         )
 
-    def orgs_past_due_before(
-        self, cutoff: datetime, *, after: str | None, limit: int
-    ) -> list[str]:
+    def orgs_past_due_before(self, cutoff: datetime, *, after: str | None, limit: int) -> list[str]:
         """Orgs past due since at or before ``cutoff``."""
 
         def stale(s: Snapshot) -> bool:
             since = s.state.subscription.past_due_since
-            return s.state.subscription.status == "past_due" and since is not None and (
-                since <= cutoff
+            return (
+                s.state.subscription.status == "past_due"
+                and since is not None
+                and (since <= cutoff)
             )
 
         return self._orgs(stale, after, limit)
@@ -174,7 +172,7 @@ class _Claim:
 
 
 class InMemoryProcessedEventStore:
-    """Webhook claims with a TTL that never removes dead letters. Implements ``ProcessedEventStore``."""
+    """Webhook claims; the TTL never removes dead letters. Implements ``ProcessedEventStore``."""
 
     def __init__(self, ttl_days: int = 30) -> None:
         self._lock = threading.Lock()
@@ -185,7 +183,8 @@ class InMemoryProcessedEventStore:
         """``claimed``, ``done`` or ``dead``."""
         with self._lock:
             claim = self._claims.get(event_id)
-            if claim is not None and not claim.dead_letter and now - claim.processed_at >= self._ttl:
+            expired = claim is not None and now - claim.processed_at >= self._ttl
+            if claim is not None and expired and not claim.dead_letter:
                 claim = None  # the TTL index would have removed it
             if claim is None:
                 self._claims[event_id] = _Claim(event_type=event_type, processed_at=now)
@@ -250,9 +249,7 @@ class EventRecorder:
         self._keep = keep
         self.published: list[Event] = []
 
-    def subscribe(
-        self, listener: Callable[[Event], None], event_type: type[Event] = Event
-    ) -> None:
+    def subscribe(self, listener: Callable[[Event], None], event_type: type[Event] = Event) -> None:
         """Call ``listener`` for every published event of ``event_type`` (or a subclass)."""
         self._listeners.append((event_type, listener))
 

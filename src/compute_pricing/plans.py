@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from compute_pricing.config import PlanSettings
+from compute_pricing.errors import InvalidInputError
 from compute_pricing.money import to_decimal
 
 __all__ = ["Plan"]
@@ -89,8 +90,6 @@ class Plan:
         }
         unknown = set(changes) - allowed
         if unknown:
-            from compute_pricing.errors import InvalidInputError
-
             raise InvalidInputError("changes", sorted(unknown), f"only {sorted(allowed)} change")
         values = dict(changes)
         if "ratios" in values:

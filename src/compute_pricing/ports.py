@@ -95,15 +95,11 @@ class AccountStore(Protocol):
         """Orgs (sorted, after ``after``) whose snapshot's week ``reset_at <= now``."""
         ...
 
-    def orgs_with_expiring_lots(
-        self, now: datetime, *, after: str | None, limit: int
-    ) -> list[str]:
+    def orgs_with_expiring_lots(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
         """Orgs (sorted, after ``after``) with a lot whose ``expires_at <= now``."""
         ...
 
-    def orgs_past_due_before(
-        self, cutoff: datetime, *, after: str | None, limit: int
-    ) -> list[str]:
+    def orgs_past_due_before(self, cutoff: datetime, *, after: str | None, limit: int) -> list[str]:
         """Orgs (sorted, after ``after``) past due since at or before ``cutoff``."""
         ...
 

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import attrs
 
@@ -20,7 +20,7 @@ from compute_pricing.state import Lot
 
 __all__ = ["LedgerLine", "burn_order", "credit_split", "draw", "ledger_lines"]
 
-_FAR_FUTURE = datetime.max.replace(tzinfo=None)
+_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 
 @attrs.frozen
@@ -42,7 +42,7 @@ def burn_order(lots: Iterable[Lot], now: datetime) -> list[Lot]:
         spendable,
         key=lambda lot: (
             lot.expires_at is None,
-            lot.expires_at.replace(tzinfo=None) if lot.expires_at else _FAR_FUTURE,
+            lot.expires_at or _FAR_FUTURE,
             lot.created_at,
             lot.lot_id,
         ),
@@ -80,16 +80,25 @@ def ledger_lines(event: ev.AccountEvent) -> list[LedgerLine]:
     match event:
         case ev.ExtrasCredited():
             kind = "adjustment" if event.kind == "adjustment" else "topup"
-            return [LedgerLine(kind, event.units, event.session_id or event.lot_id, event.at,
-                               lot_id=event.lot_id)]
+            return [
+                LedgerLine(
+                    kind,
+                    event.units,
+                    event.session_id or event.lot_id,
+                    event.at,
+                    lot_id=event.lot_id,
+                )
+            ]
         case ev.ExtrasDebited():
             return [LedgerLine("debit", -event.units, event.ref, event.at, draws=event.draws)]
         case ev.RefundApplied():
-            return [LedgerLine("refund", -event.units, event.refund_id, event.at,
-                               draws=event.draws)]
+            return [
+                LedgerLine("refund", -event.units, event.refund_id, event.at, draws=event.draws)
+            ]
         case ev.LotExpired() if event.units:
-            return [LedgerLine("expiration", -event.units, event.lot_id, event.at,
-                               lot_id=event.lot_id)]
+            return [
+                LedgerLine("expiration", -event.units, event.lot_id, event.at, lot_id=event.lot_id)
+            ]
         case ev.DebtSettled():
             return [LedgerLine("adjustment", event.units, f"settle:{event.week_key}", event.at)]
         case _:

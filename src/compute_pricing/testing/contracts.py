@@ -60,23 +60,50 @@ def contract_config() -> BillingConfig:
 def rich_entries(org: str) -> list[JournalEntry]:
     """Journal entries of ``org`` touching every part of the state (week, lots, debt, ...)."""
     at = T0
-    week = ev.WeekOpened(org=org, at=at, week_key="2026-W10", started_at=at,
-                         reset_at=at + timedelta(days=7), quota=1000, plan_id="team",
-                         plan_version=1)
-    credit = ev.ExtrasCredited(org=org, at=at, lot_id="pack:cs_1", kind="pack", units=500,
-                               expires_at=at + timedelta(days=30), pack_id="pack",
-                               session_id="cs_1", price_cents=900)
-    charge = ev.ComputeCharged(org=org, at=at, run_id="run_1", step="initial",
-                               week_key="2026-W10", units=1100, from_quota=1000,
-                               from_extras=100, breakdown={"gpu": 1100})
-    debit = ev.ExtrasDebited(org=org, at=at, ref="run_1:initial", units=100,
-                             draws=(("pack:cs_1", 100),))
-    crossed = ev.ThresholdCrossed(org=org, at=at, week_key="2026-W10", threshold=100,
-                                  used=1100, quota=1000)
-    reserved = ev.UnitsReserved(org=org, at=at, reservation_id="res_1", units=7,
-                                expires_at=at + timedelta(minutes=15))
-    usage = ev.UsageRecorded(org=org, at=at, counter="documents.create", period="2026-03",
-                             amount=2, total=2)
+    week = ev.WeekOpened(
+        org=org,
+        at=at,
+        week_key="2026-W10",
+        started_at=at,
+        reset_at=at + timedelta(days=7),
+        quota=1000,
+        plan_id="team",
+        plan_version=1,
+    )
+    credit = ev.ExtrasCredited(
+        org=org,
+        at=at,
+        lot_id="pack:cs_1",
+        kind="pack",
+        units=500,
+        expires_at=at + timedelta(days=30),
+        pack_id="pack",
+        session_id="cs_1",
+        price_cents=900,
+    )
+    charge = ev.ComputeCharged(
+        org=org,
+        at=at,
+        run_id="run_1",
+        step="initial",
+        week_key="2026-W10",
+        units=1100,
+        from_quota=1000,
+        from_extras=100,
+        breakdown={"gpu": 1100},
+    )
+    debit = ev.ExtrasDebited(
+        org=org, at=at, ref="run_1:initial", units=100, draws=(("pack:cs_1", 100),)
+    )
+    crossed = ev.ThresholdCrossed(
+        org=org, at=at, week_key="2026-W10", threshold=100, used=1100, quota=1000
+    )
+    reserved = ev.UnitsReserved(
+        org=org, at=at, reservation_id="res_1", units=7, expires_at=at + timedelta(minutes=15)
+    )
+    usage = ev.UsageRecorded(
+        org=org, at=at, counter="documents.create", period="2026-03", amount=2, total=2
+    )
     failed = ev.PaymentFailed(org=org, at=at, past_due_since=at)
     groups: list[tuple[str, tuple[ev.AccountEvent, ...], int]] = [
         ("reset:open", (week,), 0),
@@ -87,9 +114,16 @@ def rich_entries(org: str) -> list[JournalEntry]:
         ("payment_failed:in_1", (failed,), 0),
     ]
     return [
-        JournalEntry(org=org, seq=seq, key=key, type="Contract", events=events,
-                     outcome={"applied": True, "units": seq, "note": "ok", "maybe": None},
-                     at=at, ledger=ledger)
+        JournalEntry(
+            org=org,
+            seq=seq,
+            key=key,
+            type="Contract",
+            events=events,
+            outcome={"applied": True, "units": seq, "note": "ok", "maybe": None},
+            at=at,
+            ledger=ledger,
+        )
         for seq, (key, events, ledger) in enumerate(groups, start=1)
     ]
 
@@ -113,8 +147,9 @@ class AccountStoreContract:
         """An account service over ``store`` with the contract config."""
         config = contract_config()
         clock = clock or FakeClock(T0)
-        return AccountService(store, StaticPlanCatalog(config, clock), config, clock,
-                              EventRecorder(keep=0))
+        return AccountService(
+            store, StaticPlanCatalog(config, clock), config, clock, EventRecorder(keep=0)
+        )
 
     def test_empty_store_knows_nothing(self, store: AccountStore) -> None:
         """A new store has no snapshot, no journal and no keys."""
@@ -138,8 +173,9 @@ class AccountStoreContract:
         """A second entry under a used key is refused with the first one attached."""
         first, *_ = rich_entries("org_a")
         store.append(first)
-        again = JournalEntry(org="org_a", seq=2, key=first.key, type="Other", events=(),
-                             outcome={"other": 1}, at=T0)
+        again = JournalEntry(
+            org="org_a", seq=2, key=first.key, type="Other", events=(), outcome={"other": 1}, at=T0
+        )
         with pytest.raises(JournalKeyExistsError) as caught:
             store.append(again)
         assert first == caught.value.existing
@@ -149,8 +185,9 @@ class AccountStoreContract:
         """A second entry at a taken seq (new key) is refused."""
         first, *_ = rich_entries("org_a")
         store.append(first)
-        rival = JournalEntry(org="org_a", seq=1, key="rival", type="Other", events=(),
-                             outcome={}, at=T0)
+        rival = JournalEntry(
+            org="org_a", seq=1, key="rival", type="Other", events=(), outcome={}, at=T0
+        )
         with pytest.raises(JournalSeqTakenError):
             store.append(rival)
         assert store.find_entry("org_a", "rival") is None
@@ -182,22 +219,20 @@ class AccountStoreContract:
             store.append(entry)
         assert ["run_1:initial", "pack:cs_1"] == [e.key for e in store.iter_ledger("org_a")]
 
-    def test_cron_queries_find_due_expiring_and_past_due_orgs(
-        self, store: AccountStore
-    ) -> None:
+    def test_cron_queries_find_due_expiring_and_past_due_orgs(self, store: AccountStore) -> None:
         """The three cron queries select by the snapshot's week, lots and dunning state."""
         entries = rich_entries("org_a")
         store.save_snapshot(Snapshot("org_a", 6, _state(entries, "org_a")))
         store.save_snapshot(Snapshot("org_b", 1, _state(entries[:1], "org_b")))
         week_end = T0 + timedelta(days=7)
-        assert [] == store.orgs_due_for_reset(week_end - timedelta(seconds=1), after=None,
-                                              limit=10)
+        assert [] == store.orgs_due_for_reset(week_end - timedelta(seconds=1), after=None, limit=10)
         assert ["org_a", "org_b"] == store.orgs_due_for_reset(week_end, after=None, limit=10)
         assert ["org_b"] == store.orgs_due_for_reset(week_end, after="org_a", limit=10)
         assert ["org_a"] == store.orgs_due_for_reset(week_end, after=None, limit=1)
         expiry = T0 + timedelta(days=30)
-        assert [] == store.orgs_with_expiring_lots(expiry - timedelta(seconds=1), after=None,
-                                                   limit=10)
+        assert [] == store.orgs_with_expiring_lots(
+            expiry - timedelta(seconds=1), after=None, limit=10
+        )
         assert ["org_a"] == store.orgs_with_expiring_lots(expiry, after=None, limit=10)
         assert ["org_a"] == store.orgs_past_due_before(T0, after=None, limit=10)
         assert [] == store.orgs_past_due_before(T0 - timedelta(seconds=1), after=None, limit=10)
@@ -221,8 +256,9 @@ class AccountStoreContract:
         def worker(n: int) -> None:
             try:
                 for i in range(25):
-                    service.execute("org_a", cmd.Attribute(f"run_{n}_{i}", "initial",
-                                                           {"x": Decimal("0.003")}))
+                    service.execute(
+                        "org_a", cmd.Attribute(f"run_{n}_{i}", "initial", {"x": Decimal("0.003")})
+                    )
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 
@@ -244,11 +280,24 @@ class AccountStoreContract:
         snapshot = store.read_snapshot("org_a")
         assert snapshot is not None
         crashed = JournalEntry(
-            org="org_a", seq=2, key="run_2:initial", type="Attribute",
-            events=(ev.ComputeCharged(org="org_a", at=T0, run_id="run_2", step="initial",
-                                      week_key=snapshot.state.week.key if snapshot.state.week
-                                      else "", units=20, from_quota=20, from_extras=0),),
-            outcome={}, at=T0,
+            org="org_a",
+            seq=2,
+            key="run_2:initial",
+            type="Attribute",
+            events=(
+                ev.ComputeCharged(
+                    org="org_a",
+                    at=T0,
+                    run_id="run_2",
+                    step="initial",
+                    week_key=snapshot.state.week.key if snapshot.state.week else "",
+                    units=20,
+                    from_quota=20,
+                    from_extras=0,
+                ),
+            ),
+            outcome={},
+            at=T0,
         )
         store.append(crashed)  # committed, but the process died before save_snapshot
         state, version = service.load("org_a")
@@ -272,7 +321,9 @@ class PlanRepositoryContract:
     def plan(self, version: int = 1, **changes: object) -> Plan:
         """A plan version with exact decimal ratios and legacy limits."""
         values: dict[str, object] = {
-            "plan_id": "team", "version": version, "compute_quota": 1000,
+            "plan_id": "team",
+            "version": version,
+            "compute_quota": 1000,
             "ratios": {"default": Decimal(1), "gpu": Decimal("2.5")},
             "limits": {"documents.create": 100, "documents.export": None},
             "effective_from": T0,
@@ -306,8 +357,7 @@ class PlanRepositoryContract:
         repository.close("team", 1, until)
         closed = repository.get("team", 1)
         assert closed is not None
-        assert (until, False, 1000) == (closed.effective_until, closed.active,
-                                        closed.compute_quota)
+        assert (until, False, 1000) == (closed.effective_until, closed.active, closed.compute_quota)
 
 
 class ProcessedEventStoreContract:

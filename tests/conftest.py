@@ -31,8 +31,11 @@ def compute_config(**overrides: object) -> BillingConfig:
         "compute_mode": True,
         "plans": (
             PlanSettings(plan_id="free", compute_quota=0),
-            PlanSettings(plan_id="starter", compute_quota=1_000,
-                         ratios={"default": 1, "scrap": 1, "autofix": 2}),
+            PlanSettings(
+                plan_id="starter",
+                compute_quota=1_000,
+                ratios={"default": 1, "scrap": 1, "autofix": 2},
+            ),
             PlanSettings(plan_id="pro", compute_quota=5_000),
         ),
         "packs": (
@@ -51,8 +54,9 @@ def legacy_config(**overrides: object) -> BillingConfig:
     values: dict[str, object] = {
         "plans": (
             PlanSettings(plan_id="free", limits={"documents.create": 3}),
-            PlanSettings(plan_id="team", limits={"documents.create": 100,
-                                                 "documents.export": float("inf")}),
+            PlanSettings(
+                plan_id="team", limits={"documents.create": 100, "documents.export": float("inf")}
+            ),
         ),
         "upgrade_url": "https://example.test/upgrade",
     }
@@ -78,8 +82,7 @@ def make_billing(clock: FakeClock, store_kind: str) -> BillingFactory:
 
     def build(config: BillingConfig | None = None) -> Billing:
         stores = STORE_KINDS[store_kind](clock)
-        return Billing(config or compute_config(), stores=stores, clock=clock,
-                       ids=SequentialIds())
+        return Billing(config or compute_config(), stores=stores, clock=clock, ids=SequentialIds())
 
     return build
 

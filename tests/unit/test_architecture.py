@@ -1,0 +1,89 @@
+"""Architecture rules: import boundaries, the public API surface, the error tree."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import compute_pricing
+from compute_pricing import errors
+
+SRC = Path(compute_pricing.__file__).parent
+FORBIDDEN = ("pymongo", "bson", "stripe", "fastapi", "flask", "starlette", "mongomock")
+
+
+def test_importing_the_core_loads_no_adapter_or_sdk() -> None:
+    """``import compute_pricing`` in a fresh interpreter loads none of the back-end SDKs."""
+    code = (
+        "import sys, compute_pricing, compute_pricing.testing.contracts\n"
+        f"bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}"
+        " or m.startswith('compute_pricing_')]\n"
+        "print(','.join(sorted(bad)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert "" == result.stdout.strip()
+
+
+def test_core_source_never_imports_an_adapter_or_sdk() -> None:
+    """No module under src/compute_pricing imports pymongo, stripe, fastapi, flask or adapters."""
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                root = name.split(".")[0]
+                if root in FORBIDDEN or root.startswith("compute_pricing_"):
+                    offenders.append(f"{path.name}: {name}")
+    assert [] == offenders
+
+
+def test_all_is_sorted_and_complete() -> None:
+    """``__all__`` is sorted and every name in it exists."""
+    names = compute_pricing.__all__
+    assert sorted(names) == names
+    assert [] == [name for name in names if not hasattr(compute_pricing, name)]
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    """Public classes and functions, and their public methods, are documented."""
+    missing = []
+    for name in compute_pricing.__all__:
+        obj = getattr(compute_pricing, name)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+            continue
+        if not inspect.getdoc(obj):
+            missing.append(name)
+        if inspect.isclass(obj):
+            for attr, member in vars(obj).items():
+                if attr.startswith("_") or not inspect.isfunction(member):
+                    continue
+                if not inspect.getdoc(member):
+                    missing.append(f"{name}.{attr}")
+    assert [] == missing
+
+
+def test_errors_form_one_tree_with_one_status_each() -> None:
+    """Every error derives from BillingError, ends in Error and has an HTTP status and code."""
+    classes = [getattr(errors, name) for name in errors.__all__]
+    assert all(issubclass(cls, errors.BillingError) for cls in classes)
+    assert all(cls.__name__.endswith("Error") for cls in classes)
+    assert all(100 <= cls.status < 600 for cls in classes)
+    codes = [cls.code for cls in classes]
+    assert len(codes) == len(set(codes))
+    statuses = {
+        errors.ComputeExhaustedError: 402,
+        errors.QuotaExceededError: 429,
+        errors.PlanNotConfiguredError: 503,
+        errors.OrganizationRequiredError: 403,
+        errors.InvalidCostError: 400,
+    }
+    assert statuses == {cls: cls.status for cls in statuses}

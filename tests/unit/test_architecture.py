@@ -79,7 +79,7 @@ def test_errors_form_one_tree_with_one_status_each() -> None:
     assert all(100 <= cls.status < 600 for cls in classes)
     codes = [cls.code for cls in classes]
     assert len(codes) == len(set(codes))
-    statuses = {
+    statuses: dict[type[errors.BillingError], int] = {
         errors.ComputeExhaustedError: 402,
         errors.QuotaExceededError: 429,
         errors.PlanNotConfiguredError: 503,

@@ -17,6 +17,7 @@ from compute_pricing.rules.ledger import burn_order, credit_split, draw
 from compute_pricing.rules.overflow import crossed_thresholds, split_charge
 from compute_pricing.rules.weeks import next_anchor
 from compute_pricing.state import Lot, Subscription, Week
+from compute_pricing.timekeeping import week_key
 
 T = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
@@ -128,8 +129,6 @@ def test_credit_split_repays_refund_debt_then_usage_debt() -> None:
 
 def week(started: datetime) -> Week:
     """A week starting at ``started``."""
-    from compute_pricing.timekeeping import week_key
-
     return Week(
         key=week_key(started),
         started_at=started,

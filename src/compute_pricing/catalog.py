@@ -1,8 +1,9 @@
 """Plan catalogs (DESIGN 3.1): config-static, and repository-backed with a cache.
 
 Both implement :class:`~compute_pricing.ports.PlanCatalog`. The repository-backed catalog caches
-exact versions forever (they are immutable) and active-plan lookups for ``ttl`` (1 h); it never
-caches a miss, and drops a plan's entries when a ``plan.version_bumped`` event is published.
+exact versions until invalidated (their terms are immutable) and each plan's version list for
+``ttl`` (1 h), from which the version in force at any instant is picked. It never caches a
+miss, and drops a plan's entries when a ``plan.version_bumped`` event is published.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class CachedPlanCatalog:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._exact: dict[tuple[str, int], Plan] = {}
-        self._active: dict[str, tuple[Plan, datetime]] = {}
+        self._lists: dict[str, tuple[list[Plan], datetime]] = {}
         if isinstance(publisher, EventRecorder):
             publisher.subscribe(self._on_event, PlanVersionBumped)
 
@@ -101,19 +102,21 @@ class CachedPlanCatalog:
         if isinstance(event, PlanVersionBumped):
             self.invalidate_cache(event.plan_id)
 
-    def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:
-        """The version in force at ``at`` (cached for ``ttl`` when asked about now)."""
+    def _versions(self, plan_id: str) -> list[Plan]:
+        """Every version of ``plan_id``, cached for ``ttl``; an unknown plan is not cached."""
         now = self._clock.now()
-        if at is not None:
-            return _active(self._repository.versions(plan_id), plan_id, at)
-        with self._lock:
-            cached = self._active.get(plan_id)
-        if cached is not None and now - cached[1] < self._ttl and cached[0].is_effective_at(now):
+        cached = self._lists.get(plan_id)
+        if cached is not None and now - cached[1] < self._ttl:
             return cached[0]
-        plan = _active(self._repository.versions(plan_id), plan_id, now)
-        with self._lock:
-            self._active[plan_id] = (plan, now)
-        return plan
+        versions = self._repository.versions(plan_id)
+        if versions:
+            with self._lock:
+                self._lists[plan_id] = (versions, now)
+        return versions
+
+    def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:
+        """The version in force at ``at`` (now by default), from the cached version list."""
+        return _active(self._versions(plan_id), plan_id, at or self._clock.now())
 
     def get_plan_by_version(self, plan_id: str, version: int) -> Plan:
         """Exactly that version (cached forever once found; misses are never cached)."""
@@ -149,9 +152,9 @@ class CachedPlanCatalog:
         """Drop cached lookups of ``plan_id`` (every plan when ``None``)."""
         with self._lock:
             if plan_id is None:
-                self._active.clear()
+                self._lists.clear()
                 self._exact.clear()
             else:
-                self._active.pop(plan_id, None)
+                self._lists.pop(plan_id, None)
                 for key in [key for key in self._exact if key[0] == plan_id]:
                     del self._exact[key]

@@ -127,7 +127,7 @@ def _plan_changed(state: Account, e: ev.PlanChanged) -> Account:
         plan_id=e.plan_id,
         plan_version=e.plan_version,
         status=e.status,
-        past_due_since=None,
+        past_due_since=state.subscription.past_due_since if e.status == "past_due" else None,
     )
     week = state.week
     if week is not None:

@@ -131,3 +131,16 @@ def test_a_second_failure_keeps_the_first_past_due_date(billing: Billing, clock:
     clock.advance(days=3)
     second = billing.payment_failed("org_a", "in_2")
     assert first["past_due_since"] == second["past_due_since"]
+
+
+def test_a_plan_change_while_past_due_keeps_the_dunning_clock(
+    billing: Billing, clock: FakeClock
+) -> None:
+    """Moving plans with status past_due keeps past_due_since; becoming active clears it."""
+    billing.subscribe("org_a", "starter")
+    billing.payment_failed("org_a", "in_1")
+    clock.advance(days=8)
+    billing.subscribe("org_a", "pro", status="past_due")
+    assert True is billing.check_quota("org_a").degraded
+    billing.subscribe("org_a", "pro", status="active")
+    assert False is billing.check_quota("org_a").payment_failing

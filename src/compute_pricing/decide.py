@@ -114,7 +114,8 @@ def roll_week(
     grant = ctx.plan.signup_grant
     if grant and not state.signup_granted:
         events.append(_credit(state, ctx, lot_id="grant:signup", kind="grant", units=grant))
-    settle = min(quota, state.usage_debt)
+    # settle what is still owed after the grant, which repays debt first
+    settle = min(quota, fold(state, events).usage_debt)
     if settle > 0:
         events.append(ev.DebtSettled(org=state.org, at=ctx.now, week_key=new_key, units=settle))
     return events

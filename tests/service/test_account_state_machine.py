@@ -394,7 +394,7 @@ class AccountMachine(RuleBasedStateMachine):
 class TestAccountStateMachine(AccountMachine.TestCase):  # type: ignore[misc, valid-type]
     """Random operations on several orgs never break a ledger, week, replay or event invariant."""
 
-    settings = settings(max_examples=40, stateful_step_count=40, deadline=None)
+    settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
 
 
 def test_a_signup_grant_that_repays_overflow_debt_is_not_settled_again(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +11,10 @@ from hypothesis import HealthCheck, settings
 
 from compute_pricing import Billing, BillingConfig, FakeClock, PackSettings, PlanSettings
 from compute_pricing.memory import SequentialIds
-from tests.support.stores import STORE_KINDS
+from tests.support.stores import STORE_KINDS, activate
+
+# Mongo tiers: session wire server, fresh databases, the ``mongo_wire_stores`` store kind.
+pytest_plugins = ["tests.support.mongo_fixtures"]
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -71,9 +74,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(params=sorted(STORE_KINDS))
-def store_kind(request: pytest.FixtureRequest) -> str:
-    """Each registered store back end in turn."""
-    return str(request.param)
+def store_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each registered store back end in turn (``STORE_KINDS[kind](clock)`` works meanwhile)."""
+    kind = str(request.param)
+    with activate(kind, request):
+        yield kind
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ _INSTALLED_SCRIPT = (
 
 def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     """Run ``args`` (an interpreter and its arguments, never a shell string)."""
-    return subprocess.run(  # noqa: S603 - fixed argv built from local interpreter paths
+    return subprocess.run(
         args,
         capture_output=True,
         text=True,
@@ -271,7 +271,7 @@ def mongoeco_server(
             ``timeout`` seconds; the message includes the server's stderr.
     """
     with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv: interpreter + our script
+        process = subprocess.Popen(
             [str(python), str(script), "--port", "0"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -1,0 +1,134 @@
+"""``MongoAccountStore``: the account journal and its snapshots in two collections.
+
+One business operation is one single-document write (DESIGN 2.1): the journal insert at
+``seq = version + 1`` under the unique ``(org, seq)`` and ``(org, key)`` indexes is the commit;
+the snapshot refresh afterwards is a conditional upsert on ``version`` that never moves
+backwards. No multi-document transaction is used anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from compute_pricing.errors import JournalKeyExistsError, JournalSeqTakenError
+from compute_pricing.journal import JournalEntry, Snapshot
+from compute_pricing_mongo._documents import (
+    entry_document,
+    entry_from,
+    snapshot_from_document,
+    snapshot_update,
+)
+from compute_pricing_mongo._names import ACCOUNTS, JOURNAL, Document
+from compute_pricing_mongo.errors import translate, translated
+
+__all__ = ["MongoAccountStore"]
+
+_SNAPSHOT_FIELDS = {"_id": 0, "org": 1, "version": 1, "state": 1}
+_ENTRY_FIELDS = {"_id": 0}
+# Projections are copied per call: mongomock mutates the one it is given (not thread-safe).
+
+
+class MongoAccountStore:
+    """Journal + snapshot storage of accounts in MongoDB. Implements ``AccountStore``.
+
+    ``db`` is a ready :class:`pymongo.database.Database`; the indexes of
+    :mod:`compute_pricing_mongo.indexes` must exist (``MongoStores`` creates them).
+    """
+
+    def __init__(self, db: Database[Document]) -> None:
+        self._journal = db[JOURNAL]
+        self._accounts = db[ACCOUNTS]
+
+    def read_snapshot(self, org: str) -> Snapshot | None:
+        """The stored snapshot (possibly behind the journal): one ``find``."""
+        with translated("read_snapshot"):
+            document = self._accounts.find_one({"org": org}, dict(_SNAPSHOT_FIELDS))
+        return None if document is None else snapshot_from_document(document)
+
+    def read_journal(self, org: str, *, after_seq: int = 0) -> Sequence[JournalEntry]:
+        """Entries with ``seq > after_seq``, oldest first."""
+        with translated("read_journal"):
+            documents = list(
+                self._journal.find(
+                    {"org": org, "seq": {"$gt": after_seq}}, dict(_ENTRY_FIELDS)
+                ).sort("seq", ASCENDING)
+            )
+        return [entry_from(document) for document in documents]
+
+    def find_entry(self, org: str, key: str) -> JournalEntry | None:
+        """The entry committed under ``key``, if any."""
+        with translated("find_entry"):
+            document = self._journal.find_one({"org": org, "key": key}, dict(_ENTRY_FIELDS))
+        return None if document is None else entry_from(document)
+
+    def append(self, entry: JournalEntry) -> None:
+        """Insert ``entry``: the commit point (key conflicts are told apart from seq ones)."""
+        with translated("append"):
+            try:
+                self._journal.insert_one(entry_document(entry))
+            except DuplicateKeyError as exc:
+                # Which unique index refused it? Servers say so in ``details``, fakes may not;
+                # looking the key up works everywhere and a key conflict wins over a seq one.
+                existing = self.find_entry(entry.org, entry.key)
+                if existing is not None:
+                    raise JournalKeyExistsError(existing) from exc
+                raise JournalSeqTakenError(entry.org, entry.seq) from exc
+
+    def save_snapshot(self, snapshot: Snapshot) -> bool:
+        """Compare-and-set on ``version``: an upsert guarded by ``version < snapshot.version``.
+
+        When a snapshot at the same or a later version exists the filter matches nothing and
+        the upsert's insert hits the unique ``org`` index; that lost race answers ``False``.
+        """
+        condition: Document = {"org": snapshot.org, "version": {"$lt": snapshot.version}}
+        update = snapshot_update(snapshot)
+        with translated("save_snapshot"):
+            try:
+                self._accounts.update_one(condition, update, upsert=True)
+            except DuplicateKeyError:
+                # Either a newer snapshot exists, or a rival created the first one between
+                # our filter and our insert; only in the second case may an update still win.
+                del update["$setOnInsert"]
+                return self._accounts.update_one(condition, update).modified_count == 1
+        return True
+
+    def iter_ledger(self, org: str) -> Iterator[JournalEntry]:
+        """Entries with ledger lines, newest first, read lazily in batches."""
+        cursor = self._journal.find({"org": org, "ledger": {"$gt": 0}}, dict(_ENTRY_FIELDS)).sort(
+            "seq", DESCENDING
+        )
+        try:
+            for document in cursor:
+                yield entry_from(document)
+        except PyMongoError as exc:
+            raise translate(exc, "iter_ledger") from exc
+        finally:
+            cursor.close()
+
+    def _orgs(self, query: Document, after: str | None, limit: int, operation: str) -> list[str]:
+        if after is not None:
+            query["org"] = {"$gt": after}
+        with translated(operation):
+            cursor = self._accounts.find(query, {"_id": 0, "org": 1}).sort("org", ASCENDING)
+            return [document["org"] for document in cursor.limit(limit)]
+
+    def orgs_due_for_reset(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
+        """Orgs whose week ``reset_at <= now`` (index ``org_reset_at``)."""
+        query: dict[str, Any] = {"reset_at": {"$exists": True, "$lte": now}}
+        return self._orgs(query, after, limit, "orgs_due_for_reset")
+
+    def orgs_with_expiring_lots(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
+        """Orgs whose earliest lot expiry is at or before ``now`` (index ``org_next_expiry``)."""
+        query: dict[str, Any] = {"next_expiry": {"$exists": True, "$lte": now}}
+        return self._orgs(query, after, limit, "orgs_with_expiring_lots")
+
+    def orgs_past_due_before(self, cutoff: datetime, *, after: str | None, limit: int) -> list[str]:
+        """Orgs past due since at or before ``cutoff`` (index ``org_past_due_since``)."""
+        query: dict[str, Any] = {"status": "past_due", "past_due_since": {"$lte": cutoff}}
+        return self._orgs(query, after, limit, "orgs_past_due_before")

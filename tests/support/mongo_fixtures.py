@@ -1,0 +1,137 @@
+"""Pytest fixtures for the MongoDB tiers, loaded as a plugin by ``tests/conftest.py``.
+
+Three tiers run the same tests:
+
+- ``mongomock``: the in-process fake (``mongomock.MongoClient``), no server;
+- ``wire``: the mongoeco wire-protocol server, started once per session as a subprocess on
+  127.0.0.1 from its own Python 3.13 virtualenv (``.venv-mongoeco``, built on first use) and
+  reached through real pymongo. A missing Python 3.13 makes these tests error, never skip;
+- ``real``: a real MongoDB at ``COMPUTE_PRICING_TEST_MONGODB_URI``; without it the tier is
+  reported as skipped.
+
+Each test gets fresh databases with unique names, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+import mongomock
+import pytest
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from compute_pricing.ports import Clock
+from compute_pricing_mongo import MongoStores
+from tests.support.mongo_wire import ensure_mongoeco_venv, mongoeco_server
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVER_SCRIPT = REPO_ROOT / "scripts" / "mongoeco_server.py"
+REAL_URI_ENV = "COMPUTE_PRICING_TEST_MONGODB_URI"
+
+Db = Database[dict[str, Any]]
+Client = MongoClient[dict[str, Any]]
+DatabaseFactory = Callable[[], Db]
+StoresFactory = Callable[[Clock], MongoStores]
+
+requires_real_mongodb = pytest.mark.skipif(
+    not os.environ.get(REAL_URI_ENV), reason=f"{REAL_URI_ENV} is not set: real MongoDB tier"
+)
+"""Mark for the real-MongoDB tier: reported as skipped (never passed) without a URI."""
+
+
+def unique_name(tier: str) -> str:
+    """A fresh database name (MongoDB limits names to 63 bytes)."""
+    return f"cp_{tier}_{uuid.uuid4().hex[:16]}"
+
+
+@contextmanager
+def database_factory(client: Any, tier: str) -> Iterator[DatabaseFactory]:
+    """Yield a maker of fresh databases on ``client``; drop every one made on exit."""
+    made: list[str] = []
+
+    def make() -> Db:
+        name = unique_name(tier)
+        made.append(name)
+        return cast(Db, client[name])
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            client.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def mongo_wire_uri() -> Iterator[str]:
+    """The URI of this session's mongoeco wire server (built and started on first use)."""
+    python = ensure_mongoeco_venv(REPO_ROOT)
+    with mongoeco_server(python, SERVER_SCRIPT) as uri:
+        yield uri
+
+
+@pytest.fixture(scope="session")
+def mongo_wire_client(mongo_wire_uri: str) -> Iterator[Client]:
+    """A pymongo client of the wire server; not tz-aware, so the adapters must normalise."""
+    client: Client = MongoClient(mongo_wire_uri, serverSelectionTimeoutMS=10_000)
+    client.admin.command("ping")  # server_info() is not supported by mongoeco
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def mongo_real_client() -> Iterator[Client]:
+    """A tz-aware pymongo client of the real MongoDB named by the environment."""
+    uri = os.environ.get(REAL_URI_ENV)
+    if not uri:
+        pytest.skip(f"{REAL_URI_ENV} is not set")
+    client: Client = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=10_000)
+    client.admin.command("ping")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def mongomock_databases() -> Iterator[DatabaseFactory]:
+    """Fresh mongomock databases (one in-process client per test)."""
+    with database_factory(mongomock.MongoClient(), "mock") as make:
+        yield make
+
+
+@pytest.fixture
+def mongo_wire_databases(mongo_wire_client: Client) -> Iterator[DatabaseFactory]:
+    """Fresh databases on the wire server."""
+    with database_factory(mongo_wire_client, "wire") as make:
+        yield make
+
+
+@pytest.fixture
+def mongo_real_databases(mongo_real_client: Client) -> Iterator[DatabaseFactory]:
+    """Fresh databases on the real MongoDB."""
+    with database_factory(mongo_real_client, "real") as make:
+        yield make
+
+
+@pytest.fixture
+def mongo_wire_stores(mongo_wire_databases: DatabaseFactory) -> StoresFactory:
+    """``(clock) -> MongoStores`` on a fresh wire-server database per call (service suite)."""
+
+    def build(clock: Clock) -> MongoStores:
+        return MongoStores(mongo_wire_databases(), clock=clock)
+
+    return build
+
+
+@pytest.fixture
+def mongomock_stores(mongomock_databases: DatabaseFactory) -> StoresFactory:
+    """``(clock) -> MongoStores`` on a fresh mongomock database per call."""
+
+    def build(clock: Clock) -> MongoStores:
+        return MongoStores(mongomock_databases(), clock=clock)
+
+    return build

@@ -69,6 +69,15 @@ __all__ = [
 ]
 
 
+def _shown(value: object, limit: int = 200) -> str:
+    """``repr(value)`` cut to ``limit`` characters; never raises (huge ints refuse ``repr``)."""
+    try:
+        text = repr(value)
+    except Exception:  # a caller's junk must not turn a clear error into another one
+        return f"<unprintable {type(value).__name__}>"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 class BillingError(Exception):
     """Root of every error the library raises; ``status`` is its one HTTP status."""
 
@@ -95,7 +104,7 @@ class InvalidInputError(BillingError):
     code = "INVALID_INPUT"
 
     def __init__(self, field: str, value: object, reason: str) -> None:
-        super().__init__(f"{field}: {reason} (got {value!r})")
+        super().__init__(f"{field}: {reason} (got {_shown(value)})")
         self.field = field
         self.value = value
         self.reason = reason
@@ -111,7 +120,7 @@ class InvalidCostError(InvalidInputError):
     code = "INVALID_COST"
 
     def __init__(self, category: str, value: object, reason: str) -> None:
-        super().__init__(f"costs[{category!r}]", value, reason)
+        super().__init__(f"costs[{_shown(category)}]", value, reason)
         self.category = category
 
 
@@ -188,7 +197,7 @@ class UnknownPackError(NotFoundError):
     code = "UNKNOWN_PACK"
 
     def __init__(self, pack_id: str) -> None:
-        super().__init__(f"unknown extras pack {pack_id!r}")
+        super().__init__(f"unknown extras pack {_shown(pack_id)}")
         self.pack_id = pack_id
 
     def details(self) -> dict[str, Any]:

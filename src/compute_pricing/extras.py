@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import islice
+from typing import SupportsInt
 
 from compute_pricing import commands as cmd
 from compute_pricing.accounts import AccountService, Committed
@@ -36,6 +37,16 @@ def _positive(field: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidAmountError(field, value, "must be a whole number >= 1")
     return value
+
+
+def _whole(field: str, value: object) -> int:
+    """``int(value)`` (query strings such as ``"2"`` pass), or :class:`InvalidAmountError`."""
+    if isinstance(value, (SupportsInt, str, bytes)):
+        try:
+            return int(value)
+        except (ValueError, OverflowError) as exc:
+            raise InvalidAmountError(field, value, "must be a whole number") from exc
+    raise InvalidAmountError(field, value, "must be a whole number")
 
 
 class ExtrasService:
@@ -109,15 +120,15 @@ class ExtrasService:
     def list_ledger(self, org: str, page: int = 1, limit: int = 20) -> LedgerPage:
         """Ledger lines newest first; ``limit`` clamped to 1..100, ``page`` to >= 1."""
         org = require_org(org)
-        page = max(1, int(page))
-        limit = min(MAX_LEDGER_LIMIT, max(1, int(limit)))
+        page = max(1, _whole("page", page))
+        limit = min(MAX_LEDGER_LIMIT, max(1, _whole("limit", limit)))
         state, _ = self._accounts.load(org)
         lines = (
             line
             for entry in self._accounts.store.iter_ledger(org)
             for line in reversed(_lines(entry.events))
         )
-        start = (page - 1) * limit
+        start = min((page - 1) * limit, state.ledger_lines)  # islice needs start <= maxsize
         entries = tuple(islice(lines, start, start + limit))
         return LedgerPage(
             entries=entries,

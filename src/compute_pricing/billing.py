@@ -17,7 +17,12 @@ from compute_pricing.accounts import AccountService
 from compute_pricing.catalog import CachedPlanCatalog, StaticPlanCatalog
 from compute_pricing.config import BillingConfig
 from compute_pricing.decide import current_headroom, exhausted_error, roll_week
-from compute_pricing.errors import BillingError, InvalidAmountError, QuotaExceededError
+from compute_pricing.errors import (
+    BillingError,
+    InvalidAmountError,
+    InvalidInputError,
+    QuotaExceededError,
+)
 from compute_pricing.evolve import fold
 from compute_pricing.extras import ExtrasService
 from compute_pricing.memory import (
@@ -49,7 +54,7 @@ from compute_pricing.results import (
 from compute_pricing.rules.attribution import parse_costs, validate_run_id, validate_step
 from compute_pricing.rules.legacy import counter_name, current_count, validate_amount
 from compute_pricing.state import Account
-from compute_pricing.timekeeping import SystemClock, month_key
+from compute_pricing.timekeeping import SystemClock, month_key, to_utc_ms
 from compute_pricing.validation import require_org, validate_ref
 
 __all__ = ["Billing", "InMemoryStores", "Stores"]
@@ -301,6 +306,10 @@ class Billing:
     def reset_week(self, org: str, period_start: datetime | None = None) -> Mapping[str, Any]:
         """Close the week and open the next, settling overflow debt (idempotent per week)."""
         org = require_org(org)
+        if period_start is not None:
+            if not isinstance(period_start, datetime):
+                raise InvalidInputError("period_start", period_start, "must be an aware datetime")
+            period_start = to_utc_ms(period_start)
         if not self.config.compute_mode:
             return {"applied": False, "reason": "compute_mode_off"}
         return dict(self.accounts.execute(org, cmd.ResetWeek(period_start)).outcome)

@@ -18,7 +18,10 @@ def to_utc_ms(instant: datetime) -> datetime:
     """``instant`` in UTC, truncated to the millisecond; naive values are refused."""
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise InvalidInputError("instant", instant, "must be timezone-aware")
-    utc = instant.astimezone(UTC)
+    try:
+        utc = instant.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01 at +05:00 is before year 1 in UTC
+        raise InvalidInputError("instant", instant, "is out of range in UTC") from exc
     return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
 

@@ -61,6 +61,8 @@ __all__ = ["Billing", "InMemoryStores", "Stores"]
 
 _SWEEP_BATCH = 500
 _LEGACY_PAID = frozenset({"active", "trialing"})
+#: Longest reservation TTL: a year (far longer would overflow ``datetime`` at expiry).
+_MAX_TTL_SECONDS = 366 * 24 * 3600
 
 
 class Stores(Protocol):
@@ -159,8 +161,12 @@ class Billing:
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise InvalidAmountError("units", units, "must be a whole number >= 1")
         ttl_seconds = ttl if ttl is not None else self.config.reservation_ttl_seconds
-        if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or ttl_seconds < 1:
-            raise InvalidAmountError("ttl", ttl, "must be a whole number of seconds >= 1")
+        if (
+            isinstance(ttl_seconds, bool)
+            or not isinstance(ttl_seconds, int)
+            or not 1 <= ttl_seconds <= _MAX_TTL_SECONDS
+        ):
+            raise InvalidAmountError("ttl", ttl, f"must be 1..{_MAX_TTL_SECONDS} whole seconds")
         reservation_id = self.ids.new_id("res")
         if not self.config.compute_mode:
             return ReservationHandle(org, reservation_id, 0, self.clock.now())

@@ -1,0 +1,229 @@
+"""In-memory core throughput and gate latency (DESIGN 6: >= 50,000 attributions/s on one core).
+
+Measures, on ``Billing.in_memory`` with a ``FakeClock`` (the week never rolls mid-run):
+
+- ``attribute`` throughput with distinct run ids over several orgs, charged to the weekly quota
+  (no overflow) and charged to extras lots (overflow: a quota-0 plan and a large pack);
+- ``check_quota`` latency, p50/p99 in microseconds, on an org with 10 prior runs and on one
+  with the whole throughput run behind it (the gate must not grow with history);
+- pure ``decide`` throughput (no store, no fold) for comparison.
+
+Rates are per CPU second of this process (``time.process_time``), so a busy machine lowers
+them less than wall time would. Prints figures only; nothing here is asserted.
+``--profile quota|overflow`` adds a cProfile of that attribution loop (top entries by own time
+and by cumulative time).
+
+Run it with ``.venv/bin/python benchmarks/bench_core.py [--seconds 2.5] [--profile quota]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import platform
+import pstats
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from compute_pricing import Billing, BillingConfig, FakeClock, PackSettings, PlanSettings
+from compute_pricing import commands as cmd
+from compute_pricing.decide import decide, roll_week
+from compute_pricing.evolve import fold
+from compute_pricing.rules.attribution import parse_costs
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+TARGET = 50_000
+COSTS = {"llm": Decimal("0.012"), "tools": Decimal("0.003")}  # 15 units a step
+_CHUNK = 500
+
+
+def config() -> BillingConfig:
+    """Compute mode; ``big`` never runs out in a benchmark, ``none`` overflows every charge."""
+    return BillingConfig(
+        compute_mode=True,
+        plans=(
+            PlanSettings(plan_id="free", compute_quota=0),
+            PlanSettings(plan_id="big", compute_quota=2_000_000_000),
+            PlanSettings(plan_id="none", compute_quota=0),
+        ),
+        packs=(PackSettings(pack_id="huge", units=2_000_000_000, price_cents=100_000),),
+    )
+
+
+def build(plan: str, orgs: int) -> tuple[Billing, list[str]]:
+    """A fresh in-memory billing with ``orgs`` orgs on ``plan`` (overflow orgs get a pack)."""
+    billing = Billing.in_memory(config(), clock=FakeClock(START))
+    names = [f"org_{i}" for i in range(orgs)]
+    for org in names:
+        billing.subscribe(org, plan)
+        if plan == "none":
+            billing.extras.credit_pack(org, "huge", f"cs_{org}")
+    return billing, names
+
+
+def timed_loop(step: Callable[[int], object], seconds: float) -> tuple[int, float]:
+    """Call ``step(i)`` for i = 0, 1, ... in chunks for ``seconds``: ``(calls, cpu_seconds)``.
+
+    The rate is per CPU second of this process (``time.process_time``), so other processes
+    competing for the core do not lower it; the loop stops on wall time.
+    """
+    done = 0
+    deadline = time.perf_counter() + seconds
+    started = time.process_time()
+    while True:
+        for i in range(done, done + _CHUNK):
+            step(i)
+        done += _CHUNK
+        if time.perf_counter() >= deadline:
+            return done, time.process_time() - started
+
+
+def attribution_rate(
+    plan: str, orgs: int, seconds: float, *, collect: bool = True
+) -> tuple[float, Billing, list[str]]:
+    """Attributions per CPU second, distinct run ids, round-robin over ``orgs`` orgs.
+
+    ``collect=False`` runs with the cyclic garbage collector off, to show its share.
+    """
+    billing, names = build(plan, orgs)
+    count = len(names)
+
+    def step(i: int) -> object:
+        return billing.attribute(names[i % count], f"run_{i}", COSTS)
+
+    gc.collect()
+    if not collect:
+        gc.disable()
+    try:
+        calls, elapsed = timed_loop(step, seconds)
+    finally:
+        gc.enable()
+    return calls / elapsed, billing, names
+
+
+def percentiles(samples_ns: Sequence[int]) -> tuple[float, float]:
+    """p50 and p99 of nanosecond samples, in microseconds."""
+    cuts = statistics.quantiles(samples_ns, n=100, method="inclusive")
+    return cuts[49] / 1000, cuts[98] / 1000
+
+
+def gate_latency(billing: Billing, org: str, calls: int) -> tuple[float, float]:
+    """p50/p99 microseconds of ``billing.check_quota(org)`` over ``calls`` calls."""
+    samples = []
+    clock = time.perf_counter_ns
+    for _ in range(calls):
+        started = clock()
+        billing.check_quota(org)
+        samples.append(clock() - started)
+    return percentiles(samples)
+
+
+def decide_rate(seconds: float) -> float:
+    """Pure ``decide`` calls per second on a fixed state (no store, no fold, no publish)."""
+    billing, (org,) = build("big", 1)
+    billing.attribute(org, "warmup", COSTS)
+    state, _ = billing.accounts.load(org)
+    ctx = billing.accounts.context(state, billing.clock.now())
+    state = fold(state, roll_week(state, ctx))
+    costs = parse_costs(COSTS)
+
+    def step(i: int) -> object:
+        return decide(state, cmd.Attribute(run_id=f"run_{i}", step="initial", costs=costs), ctx)
+
+    calls, elapsed = timed_loop(step, seconds)
+    return calls / elapsed
+
+
+def profile(seconds: float, orgs: int, top: int, plan: str = "big") -> str:
+    """cProfile of the attribution loop on ``plan``: top entries by tottime and cumtime.
+
+    The garbage collector is off while profiling: its pauses would otherwise be charged to
+    whichever function happened to allocate (it shows up as a slow attrs ``__init__``).
+    """
+    billing, names = build(plan, orgs)
+    count = len(names)
+    profiler = cProfile.Profile()
+    deadline = time.perf_counter() + seconds
+    i = 0
+    gc.disable()
+    profiler.enable()
+    try:
+        while time.perf_counter() < deadline:
+            billing.attribute(names[i % count], f"run_{i}", COSTS)
+            i += 1
+    finally:
+        profiler.disable()
+        gc.enable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.strip_dirs()
+    print(
+        f"cProfile of {i:,} attributions on plan {plan!r}, GC off "
+        "(cProfile slows the loop down; read proportions, not rates)",
+        file=out,
+    )
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run every measurement and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=2.5, help="per throughput run")
+    parser.add_argument("--orgs", type=int, default=8, help="orgs to round-robin over")
+    parser.add_argument("--gate-calls", type=int, default=20_000, help="check_quota samples")
+    parser.add_argument(
+        "--profile",
+        choices=("quota", "overflow"),
+        help="also print a cProfile of the attribution loop charged to quota or to extras",
+    )
+    parser.add_argument("--top", type=int, default=25, help="profile entries to print")
+    args = parser.parse_args(argv)
+
+    print(
+        f"== bench_core: in-memory core, Python {platform.python_version()}, "
+        f"{platform.machine()}, one thread =="
+    )
+    rate_quota, billing, names = attribution_rate("big", args.orgs, args.seconds)
+    mark = "meets" if rate_quota >= TARGET else "MISSES"
+    print(
+        f"attribute, charged to quota     : {rate_quota:>9,.0f} /s over {args.orgs} orgs "
+        f"({mark} the {TARGET:,}/s target)"
+    )
+    rate_overflow, _, _ = attribution_rate("none", args.orgs, args.seconds)
+    mark = "meets" if rate_overflow >= TARGET else "MISSES"
+    print(
+        f"attribute, overflow to extras   : {rate_overflow:>9,.0f} /s over {args.orgs} orgs "
+        f"({mark} the {TARGET:,}/s target)"
+    )
+    rate_no_gc, _, _ = attribution_rate("big", args.orgs, args.seconds, collect=False)
+    share = max(0.0, 1 - rate_quota / rate_no_gc)
+    print(
+        f"attribute, to quota, GC off     : {rate_no_gc:>9,.0f} /s "
+        f"(with GC on, the cyclic GC costs ~{share:.0%})"
+    )
+    rate_decide = decide_rate(args.seconds)
+    print(f"decide() alone (no store/fold)  : {rate_decide:>9,.0f} /s")
+
+    fresh, (org,) = build("big", 1)
+    for i in range(10):
+        fresh.attribute(org, f"run_{i}", COSTS)
+    p50, p99 = gate_latency(fresh, org, args.gate_calls)
+    print(f"check_quota, 10 prior runs      :  p50 {p50:7.1f} us   p99 {p99:7.1f} us")
+    history = len(billing.stores.accounts.read_journal(names[0]))
+    p50, p99 = gate_latency(billing, names[0], args.gate_calls)
+    print(f"check_quota, {history:>7,} prior runs :  p50 {p50:7.1f} us   p99 {p99:7.1f} us")
+    if args.profile:
+        plan = "big" if args.profile == "quota" else "none"
+        print()
+        print(profile(args.seconds, args.orgs, args.top, plan))
+
+
+if __name__ == "__main__":
+    main()

@@ -228,3 +228,13 @@ def test_the_console_script_runs_the_demo() -> None:
     )
     assert 0 == result.returncode
     assert "COMPUTE_EXHAUSTED" in result.stdout
+
+
+def test_an_entry_point_listed_twice_registers_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same distribution found twice on sys.path adds its command once, without warning."""
+    hello = ("hello", f"{__name__}:register_hello")
+    monkeypatch.setattr(importlib.metadata, "entry_points", fake_entry_points(hello, hello))
+    assert ["hello"] == cli.load_plugins(argparse.ArgumentParser().add_subparsers())
+    assert "" == capsys.readouterr().err

@@ -15,7 +15,18 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from compute_pricing.errors import InvalidCostError
 
-__all__ = ["cost_to_units", "largest_remainder", "parse_cost", "refund_units", "to_decimal"]
+__all__ = [
+    "MAX_COST",
+    "cost_to_units",
+    "largest_remainder",
+    "parse_cost",
+    "refund_units",
+    "to_decimal",
+]
+
+#: Costs at or above this many dollars are refused: no run step costs that much, and
+#: converting ``Decimal("1e999999")`` to units would overflow the decimal context.
+MAX_COST = Decimal(10) ** 15
 
 
 def to_decimal(value: float | str | Decimal) -> Decimal:
@@ -30,7 +41,7 @@ def parse_cost(category: str, value: object) -> Decimal:
 
     Accepts ``Decimal``, ``int`` and finite ``float`` (taken by its shortest repr, so ``0.1``
     is ten cents of a dollar, not 0.1000000000000000055...). Rejects ``bool``, strings,
-    ``None``, NaN, infinities and negatives.
+    ``None``, NaN, infinities, negatives and anything from :data:`MAX_COST` up.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise InvalidCostError(category, value, "must be a number of dollars")
@@ -44,6 +55,8 @@ def parse_cost(category: str, value: object) -> Decimal:
         raise InvalidCostError(category, value, "must be finite")
     if cost < 0:
         raise InvalidCostError(category, value, "must not be negative")
+    if cost >= MAX_COST:
+        raise InvalidCostError(category, value, f"must be below {MAX_COST:,} dollars")
     return cost
 
 

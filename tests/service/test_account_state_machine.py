@@ -7,8 +7,9 @@ jumps from a minute to ten days. After every step, for every org:
 
 - the ledger balance is the sum of every ledger line, read from the journal and from the
   ledger view, and equals live lot remainders minus debt;
-- no lot remainder and no debt is negative; journal seqs are contiguous and the snapshot is
-  the fold of the journal; everything committed was published once;
+- no lot remainder and no debt is negative, and the snapshot keeps no spent lot that will
+  never expire (it stays bounded); journal seqs are contiguous and the snapshot is the fold
+  of the journal; everything committed was published once;
 - every charge splits exactly into quota and extras, and its extras part was debited;
 - each threshold fires at most once per (org, week);
 - each week's usage is the units charged in it plus the debt settled into it, and a simple
@@ -319,11 +320,12 @@ class AccountMachine(RuleBasedStateMachine):
             assert list(reversed(lines)) == viewed
 
     @invariant()
-    def no_lot_or_debt_is_negative(self) -> None:
-        """Lot remainders stay within 0..units and both debts stay >= 0."""
+    def lots_are_live_and_nothing_is_negative(self) -> None:
+        """Lot remainders stay within 0..units, spent lots without expiry leave, debts >= 0."""
         for org in ORGS:
             state, _ = self.loaded(org)
             assert all(0 <= lot.remaining <= lot.units for lot in state.lots)
+            assert [] == [lot for lot in state.lots if not lot.remaining and not lot.expires_at]
             assert state.usage_debt >= 0
             assert state.refund_debt >= 0
 
@@ -413,3 +415,17 @@ def test_a_signup_grant_that_repays_overflow_debt_is_not_settled_again(
     assert 0 == state.usage_debt
     assert 0 == state.week.used if state.week else None
     assert 200 == billing.extras.balance("org-a").balance
+
+
+def test_spent_lots_without_expiry_leave_the_snapshot(make_billing: BillingFactory) -> None:
+    """A never-expiring lot drawn to zero is dropped, so the snapshot does not grow with use."""
+    billing = make_billing(machine_config())
+    for n in range(5):
+        billing.extras.credit_pack("org-a", "forever", f"cs_{n}")
+        billing.extras.debit("org-a", 100, f"debit_{n}")
+
+    state, _ = billing.accounts.load("org-a")
+
+    assert () == state.lots
+    assert 0 == billing.extras.balance("org-a").balance
+    assert 10 == billing.extras.list_ledger("org-a").total

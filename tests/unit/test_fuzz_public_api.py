@@ -19,7 +19,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from compute_pricing import Billing, BillingError, FakeClock
+from compute_pricing import Billing, BillingError, FakeClock, InvalidInputError
 from compute_pricing.journal import JournalEntry
 from compute_pricing.money import parse_cost
 from compute_pricing.rules.attribution import parse_costs, validate_run_id, validate_step
@@ -244,11 +244,28 @@ def test_reset_week(org: object, period_start: object) -> None:
     returns_or_refuses(billing, org, lambda: billing.reset_week(org, period_start))  # type: ignore[arg-type]
 
 
-@given(org=orgs, plan_id=maybe(st.sampled_from(["free", "starter", "pro", "gold"])))
-def test_subscribe(org: object, plan_id: object) -> None:
+@given(
+    org=orgs,
+    plan_id=maybe(st.sampled_from(["free", "starter", "pro", "gold"])),
+    status=maybe(st.sampled_from(["active", "trialing", "past_due", "canceled", "unpaid"])),
+)
+@example(org=ORG, plan_id="pro", status=[])
+def test_subscribe(org: object, plan_id: object, status: object) -> None:
     """subscribe moves the org or raises a BillingError, writing nothing when it refuses."""
     billing = seeded()
-    returns_or_refuses(billing, org, lambda: billing.subscribe(org, plan_id))  # type: ignore[arg-type]
+    returns_or_refuses(billing, org, lambda: billing.subscribe(org, plan_id, status=status))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("status", ["bogus", "", "ACTIVE", None, 1])
+def test_subscribe_refuses_a_status_stripe_does_not_have(status: object) -> None:
+    """An unknown subscription status is refused with InvalidInputError and never stored."""
+    billing = seeded()
+    before = journals(billing, [ORG])
+
+    with pytest.raises(InvalidInputError):
+        billing.subscribe(ORG, "pro", status=status)  # type: ignore[arg-type]
+
+    assert before == journals(billing, [ORG])
 
 
 @given(org=orgs, ref=maybe(cps.run_ids()), failed=st.booleans())

@@ -53,7 +53,7 @@ from compute_pricing.results import (
 )
 from compute_pricing.rules.attribution import parse_costs, validate_run_id, validate_step
 from compute_pricing.rules.legacy import counter_name, current_count, validate_amount
-from compute_pricing.state import Account
+from compute_pricing.state import FAIL_CLOSED_STATUSES, Account
 from compute_pricing.timekeeping import SystemClock, month_key, to_utc_ms
 from compute_pricing.validation import require_org, validate_ref
 
@@ -61,6 +61,8 @@ __all__ = ["Billing", "InMemoryStores", "Stores"]
 
 _SWEEP_BATCH = 500
 _LEGACY_PAID = frozenset({"active", "trialing"})
+#: Stripe subscription statuses ``subscribe`` accepts.
+_STATUSES = FAIL_CLOSED_STATUSES | {"active", "trialing", "past_due"}
 #: Longest reservation TTL: a year (far longer would overflow ``datetime`` at expiry).
 _MAX_TTL_SECONDS = 366 * 24 * 3600
 
@@ -344,6 +346,8 @@ class Billing:
     ) -> Mapping[str, Any]:
         """Put the org on the active version of ``plan_id`` (admin, tests; no Stripe)."""
         org = require_org(org)
+        if not isinstance(status, str) or status not in _STATUSES:
+            raise InvalidInputError("status", status, f"must be one of {sorted(_STATUSES)}")
         plan = self.plans.get_active_plan(validate_ref("plan_id", plan_id))
         keep = self.config.preserve_usage if preserve_usage is None else preserve_usage
         if status == "canceled":

@@ -25,6 +25,7 @@ from compute_pricing.config import (
     PlanSettings,
     StripeSettings,
 )
+from compute_pricing.money import MAX_COST
 from compute_pricing.timekeeping import to_utc_ms
 
 __all__ = [
@@ -88,7 +89,10 @@ def cost_categories() -> st.SearchStrategy[str]:
 def dollar_costs(
     *, max_dollars: Decimal | int = 100, places: int = 6
 ) -> st.SearchStrategy[Decimal]:
-    """Valid costs: finite ``Decimal`` dollars in ``[0, max_dollars]``, zero drawn often."""
+    """Valid costs: finite ``Decimal`` dollars in ``[0, max_dollars]``, zero drawn often.
+
+    ``max_dollars`` must stay below :data:`~compute_pricing.money.MAX_COST`.
+    """
     return st.just(Decimal(0)) | st.decimals(
         min_value=0,
         max_value=Decimal(max_dollars),
@@ -113,7 +117,7 @@ def cost_mappings(
 
 
 def invalid_costs() -> st.SearchStrategy[object]:
-    """Values ``parse_cost`` must refuse: negative, NaN, infinite, str, bool, None, nested."""
+    """Costs ``parse_cost`` refuses: negative, NaN, infinite, huge, str, bool, None, nested."""
     negative_floats = st.floats(
         max_value=0.0, exclude_max=True, allow_nan=False, allow_infinity=False
     )
@@ -123,6 +127,8 @@ def invalid_costs() -> st.SearchStrategy[object]:
         st.integers(max_value=-1),
         negative_floats,
         st.sampled_from([*special, float("nan"), float("inf"), float("-inf")]),
+        st.decimals(min_value=MAX_COST, allow_nan=False, allow_infinity=False),
+        st.integers(min_value=int(MAX_COST)),
         st.text(max_size=8),
         st.binary(max_size=8),
         st.booleans(),

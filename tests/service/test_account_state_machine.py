@@ -42,6 +42,7 @@ from compute_pricing import (
     ExtrasDebited,
     FakeClock,
     LotExpired,
+    PackSettings,
     PlanSettings,
     ThresholdCrossed,
     WeekOpened,
@@ -62,7 +63,12 @@ RATIOS = {
     "pro": {"default": Decimal(1)},
 }
 CAP = 10_000
-PACKS = {"small": (500, 900), "big": (500_000, 4_900), "forever": (100, 100)}
+#: pack id -> (units, price in cents, expiry in days)
+PACKS = {"small": (500, 900, 2), "big": (5_000, 4_900, 9), "forever": (100, 100, None)}
+
+DAY = 24 * 60
+#: Clock jumps in minutes, drawn often so weeks roll, lots expire and dunning runs its course.
+JUMPS = (1, 60, DAY, 3 * DAY, 7 * DAY - 1, 7 * DAY, 7 * DAY + 1, 10 * DAY)
 
 orgs = st.sampled_from(ORGS)
 costs = st.none() | cps.cost_mappings(
@@ -72,17 +78,23 @@ big_costs = cps.cost_mappings(categories=st.just("autofix"), max_dollars=12, max
 
 
 def machine_config() -> BillingConfig:
-    """The conftest compute config, with a one-shot signup grant on ``pro``."""
+    """Small quotas, short pack expiries and dunning periods, so every path is reached."""
     return compute_config(
         plans=(
             PlanSettings(plan_id="free", compute_quota=0),
             PlanSettings(
                 plan_id="starter",
-                compute_quota=1_000,
+                compute_quota=300,
                 ratios={"default": 1, "scrap": 1, "autofix": 2},
             ),
-            PlanSettings(plan_id="pro", compute_quota=5_000, signup_grant=300),
-        )
+            PlanSettings(plan_id="pro", compute_quota=1_500, signup_grant=300),
+        ),
+        packs=tuple(
+            PackSettings(pack_id=pack_id, units=units, price_cents=cents, expiry_days=days)
+            for pack_id, (units, cents, days) in PACKS.items()
+        ),
+        grace_days=2,
+        dunning_days=5,
     )
 
 
@@ -186,7 +198,7 @@ class AccountMachine(RuleBasedStateMachine):
         session = self.fresh("cs")
         before = self.balance(org)
         result = self.billing.extras.credit_pack(org, pack_id, session)
-        units, _ = PACKS[pack_id]
+        units, _, _ = PACKS[pack_id]
         assert CreditResult(True, units, before + units) == result
         self.first_credit[(org, session)] = result
         return org, session, pack_id
@@ -211,7 +223,7 @@ class AccountMachine(RuleBasedStateMachine):
     def refund_partial(self, purchase: tuple[str, str, str], amount: int) -> tuple[str, str, str]:
         """Refund part of a purchase (within its price) under a new Stripe refund id."""
         org, session, pack_id = purchase
-        pack_units, price = PACKS[pack_id]
+        pack_units, price, _ = PACKS[pack_id]
         cents = 1 + (amount - 1) % price
         refund_id = self.fresh("re")
         before = self.balance(org)
@@ -276,9 +288,9 @@ class AccountMachine(RuleBasedStateMachine):
         """Run the dunning sweep."""
         assert {} == self.billing.dunning_sweep().errors
 
-    @rule(minutes=st.integers(1, 120) | st.integers(1, 10 * 24 * 60))
+    @rule(minutes=st.sampled_from(JUMPS) | st.integers(1, 10 * DAY))
     def advance(self, minutes: int) -> None:
-        """Let between a minute and ten days pass."""
+        """Let between a minute and ten days pass (week and grace boundaries often)."""
         self.clock.advance(minutes=minutes)
 
     # -- invariants ------------------------------------------------------------------------

@@ -52,10 +52,10 @@ from compute_pricing.results import (
     UsageView,
 )
 from compute_pricing.rules.attribution import parse_costs, validate_run_id, validate_step
-from compute_pricing.rules.legacy import counter_name, current_count, validate_amount
+from compute_pricing.rules.legacy import counter_name, current_count
 from compute_pricing.state import FAIL_CLOSED_STATUSES, Account
 from compute_pricing.timekeeping import SystemClock, month_key, to_utc_ms
-from compute_pricing.validation import require_org, validate_ref
+from compute_pricing.validation import require_org, require_units, validate_ref
 
 __all__ = ["Billing", "InMemoryStores", "Stores"]
 
@@ -160,8 +160,7 @@ class Billing:
     def reserve(self, org: str, units: int, ttl: int | None = None) -> ReservationHandle:
         """Hold ``units`` for a run for ``ttl`` seconds; 402 if they are not there."""
         org = require_org(org)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise InvalidAmountError("units", units, "must be a whole number >= 1")
+        units = require_units("units", units)
         ttl_seconds = ttl if ttl is not None else self.config.reservation_ttl_seconds
         if (
             isinstance(ttl_seconds, bool)
@@ -273,7 +272,7 @@ class Billing:
         """
         org = require_org(org)
         counter = counter_name(resource, action)
-        amount = validate_amount(amount)
+        amount = require_units("amount", amount)
         ref = validate_ref("key", key) if key is not None else self.ids.new_id("usage")
         done = self.accounts.execute(org, cmd.RecordUsage(counter, amount, ref))
         return int(done.outcome["current"])
@@ -320,7 +319,8 @@ class Billing:
             period_start = to_utc_ms(period_start)
         if not self.config.compute_mode:
             return {"applied": False, "reason": "compute_mode_off"}
-        return dict(self.accounts.execute(org, cmd.ResetWeek(period_start)).outcome)
+        done = self.accounts.execute(org, cmd.ResetWeek(period_start))
+        return {**done.outcome, "replayed": done.replayed}
 
     def reset_all_due(self) -> SweepSummary:
         """Reset every active, trialing or unsubscribed account whose week has ended."""

@@ -16,7 +16,7 @@ from compute_pricing.errors import InvalidAmountError, UnknownPackError, Unknown
 from compute_pricing.events import ExtrasCredited
 from compute_pricing.results import CreditResult, ExtrasBalance, LedgerPage, SweepSummary
 from compute_pricing.rules.ledger import LedgerLine, ledger_lines
-from compute_pricing.validation import require_org, validate_ref
+from compute_pricing.validation import require_org, require_units, validate_ref
 
 __all__ = ["ExtrasService"]
 
@@ -31,12 +31,6 @@ def _credit_result(done: Committed) -> CreditResult:
         balance=int(outcome.get("balance", 0)),
         replayed=done.replayed,
     )
-
-
-def _positive(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidAmountError(field, value, "must be a whole number >= 1")
-    return value
 
 
 def _whole(field: str, value: object) -> int:
@@ -67,17 +61,14 @@ class ExtrasService:
     def debit(self, org: str, units: int, ref_id: str) -> CreditResult:
         """Spend ``units`` of extras once per ``ref_id``; short lots become debt."""
         org = require_org(org)
-        command = cmd.Debit(validate_ref("ref_id", ref_id), _positive("units", units))
+        command = cmd.Debit(validate_ref("ref_id", ref_id), require_units("units", units))
         return _credit_result(self._accounts.execute(org, command))
 
     def adjust(self, org: str, units: int, ref: str) -> CreditResult:
         """A signed manual correction, once per ``ref`` (positive repays debt first)."""
         org = require_org(org)
-        if isinstance(units, bool) or not isinstance(units, int) or units == 0:
-            raise InvalidAmountError("units", units, "must be a non-zero whole number")
-        return _credit_result(
-            self._accounts.execute(org, cmd.Adjust(validate_ref("ref", ref), units))
-        )
+        command = cmd.Adjust(validate_ref("ref", ref), require_units("units", units, signed=True))
+        return _credit_result(self._accounts.execute(org, command))
 
     def refund_partial(
         self, org: str, stripe_session_id: str, amount_cents: int, stripe_refund_id: str
@@ -86,7 +77,7 @@ class ExtrasService:
         org = require_org(org)
         session = validate_ref("stripe_session_id", stripe_session_id)
         refund_id = validate_ref("stripe_refund_id", stripe_refund_id)
-        amount = _positive("amount_cents", amount_cents)
+        amount = require_units("amount_cents", amount_cents)
         purchase = self._accounts.store.find_entry(org, f"pack:{session}")
         credit = (
             next((e for e in purchase.events if isinstance(e, ExtrasCredited)), None)

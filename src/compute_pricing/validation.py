@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 
-from compute_pricing.errors import InvalidNameError, OrganizationRequiredError
+from compute_pricing.errors import InvalidAmountError, InvalidNameError, OrganizationRequiredError
 
-__all__ = ["require_org", "validate_ref"]
+__all__ = ["MAX_UNITS", "require_org", "require_units", "validate_ref"]
+
+#: Largest unit count or amount one call may carry. Far above any real pack or run, and small
+#: enough that sums of many stay inside a 64-bit integer (what MongoDB stores).
+MAX_UNITS = 10**12
 
 _ORG = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _REF = re.compile(r"[A-Za-z0-9_.:@/-]{1,200}")
@@ -25,4 +29,15 @@ def validate_ref(field: str, value: object) -> str:
     """An external reference (Stripe id, ref id): 1-200 safe characters."""
     if not isinstance(value, str) or not _REF.fullmatch(value):
         raise InvalidNameError(field, value, "must match ^[A-Za-z0-9_.:@/-]{1,200}$")
+    return value
+
+
+def require_units(field: str, value: object, *, signed: bool = False) -> int:
+    """A whole number in ``1..MAX_UNITS`` (``signed``: non-zero, ``|value| <= MAX_UNITS``)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidAmountError(field, value, "must be a whole number")
+    low = -MAX_UNITS if signed else 1
+    if not low <= value <= MAX_UNITS or value == 0:
+        allowed = f"{low}..{MAX_UNITS}" + (" except 0" if signed else "")
+        raise InvalidAmountError(field, value, f"must be in {allowed}")
     return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from compute_pricing import (
     InvalidAmountError,
     PlanChanged,
     StaticPlanCatalog,
+    ThresholdCrossed,
     UnknownPlanError,
     UnknownReservationError,
 )
@@ -168,3 +170,42 @@ def test_reserve_validates_units_and_ttl(billing: Billing, units: int, ttl: int 
     """Units and TTL must be whole numbers >= 1."""
     with pytest.raises(InvalidAmountError):
         billing.reserve("org_a", units, ttl=ttl)
+
+
+def test_thresholds_fire_once_a_week_even_across_cancel_and_resubscribe(
+    billing: Billing,
+) -> None:
+    """Cancel resets usage but not the week's fired thresholds: 80 % fires once."""
+    billing.subscribe("org_a", "starter")
+    billing.attribute("org_a", "run_1", {"scrap": Decimal("0.800")})
+    billing.subscribe("org_a", "starter", status="canceled")
+    billing.subscribe("org_a", "starter")
+    billing.attribute("org_a", "run_2", {"scrap": Decimal("0.800")})
+    assert [80] == [e.threshold for e in billing.events.of_type(ThresholdCrossed)]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda b: b.extras.debit("org_a", 10**12 + 1, "d1"), "units"),
+        (lambda b: b.extras.adjust("org_a", -(10**13), "a1"), "units"),
+        (lambda b: b.record_usage("org_a", "documents", "create", amount=10**30), "amount"),
+        (lambda b: b.reserve("org_a", 2**70), "units"),
+    ],
+)
+def test_amounts_above_a_trillion_units_are_refused(
+    billing: Billing, call: Callable[[Billing], object], field: str
+) -> None:
+    """Every unit count is capped at 10**12, so stored sums stay 64-bit integers."""
+    with pytest.raises(InvalidAmountError) as caught:
+        call(billing)
+    assert field == caught.value.field
+    assert [] == list(billing.accounts.store.read_journal("org_a"))
+
+
+def test_a_reset_outcome_says_whether_it_was_a_replay(billing: Billing, clock: FakeClock) -> None:
+    """A reset that did the work is not marked replayed (racing resets are: see concurrency)."""
+    billing.attribute("org_a", "run_1", None)
+    clock.advance(days=7)
+    first = billing.reset_week("org_a")
+    assert (True, False) == (first["applied"], first["replayed"])

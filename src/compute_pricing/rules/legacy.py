@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 
-from compute_pricing.errors import InvalidAmountError, InvalidNameError
+from compute_pricing.errors import InvalidNameError
 from compute_pricing.state import LegacyUsage
 
-__all__ = ["counter_name", "current_count", "validate_amount"]
+__all__ = ["counter_name", "current_count"]
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
@@ -22,13 +22,6 @@ def counter_name(resource: object, action: object) -> str:
         if not isinstance(value, str) or not _NAME.fullmatch(value):
             raise InvalidNameError(field, value, "must match ^[a-z][a-z0-9_-]{0,63}$")
     return f"{resource}.{action}"
-
-
-def validate_amount(amount: object) -> int:
-    """A positive whole amount, or :class:`InvalidAmountError`."""
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
-        raise InvalidAmountError("amount", amount, "must be a whole number >= 1")
-    return amount
 
 
 def current_count(legacy: LegacyUsage, counter: str, period: str) -> int:

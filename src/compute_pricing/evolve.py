@@ -141,7 +141,6 @@ def _plan_changed(state: Account, e: ev.PlanChanged) -> Account:
             plan_version=e.plan_version,
             used=week.used if e.preserve_usage else 0,
             breakdown=week.breakdown if e.preserve_usage else {},
-            thresholds_fired=week.thresholds_fired if e.preserve_usage else (),
         )
     return attrs.evolve(state, subscription=subscription, week=week)
 

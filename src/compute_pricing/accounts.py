@@ -39,7 +39,7 @@ from compute_pricing.events import AccountEvent
 from compute_pricing.evolve import fold
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.ports import AccountStore, Clock, EventPublisher, PlanCatalog
-from compute_pricing.rules.ledger import ledger_lines
+from compute_pricing.rules.ledger import ledger_line_count
 from compute_pricing.state import Account
 
 __all__ = ["AccountService", "Committed"]
@@ -130,7 +130,7 @@ class AccountService:
                 events=decision.events,
                 outcome=decision.outcome,
                 at=now,
-                ledger=sum(len(ledger_lines(e)) for e in decision.events),
+                ledger=sum(map(ledger_line_count, decision.events)),
             )
             try:
                 self.store.append(entry)

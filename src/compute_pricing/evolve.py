@@ -62,8 +62,19 @@ def _charged(state: Account, e: ev.ComputeCharged) -> Account:
     breakdown = dict(week.breakdown)
     for category, units in e.breakdown.items():
         breakdown[category] = breakdown.get(category, 0) + units
-    week = attrs.evolve(week, used=week.used + e.units, breakdown=breakdown)
-    return attrs.evolve(state, week=week)
+    # Direct construction: this fold runs once per attribution and attrs.evolve costs ~1 us.
+    charged = Week(
+        key=week.key,
+        started_at=week.started_at,
+        reset_at=week.reset_at,
+        quota=week.quota,
+        plan_id=week.plan_id,
+        plan_version=week.plan_version,
+        used=week.used + e.units,
+        breakdown=breakdown,
+        thresholds_fired=week.thresholds_fired,
+    )
+    return attrs.evolve(state, week=charged)
 
 
 def _debited(state: Account, e: ev.ExtrasDebited) -> Account:

@@ -241,7 +241,8 @@ class EventRecorder:
     """An in-process event bus that also records what it published. Implements ``EventPublisher``.
 
     Listeners run synchronously after the commit; one that raises is logged and skipped, so it
-    never breaks the operation that emitted the event.
+    never breaks the operation that emitted the event. ``published`` holds at least the last
+    ``keep`` events (all when ``keep`` is ``None``, none when 0).
     """
 
     def __init__(self, *, keep: int | None = 10_000) -> None:
@@ -257,7 +258,8 @@ class EventRecorder:
         """Record and deliver ``events``; listener failures are isolated."""
         if self._keep != 0:
             self.published.extend(events)
-            if self._keep is not None and len(self.published) > self._keep:
+            # Trim in batches (down to ``keep`` once twice that is held): amortised O(1).
+            if self._keep is not None and len(self.published) > 2 * self._keep:
                 del self.published[: len(self.published) - self._keep]
         for event in events:
             for event_type, listener in self._listeners:

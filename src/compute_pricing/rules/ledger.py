@@ -18,7 +18,14 @@ import attrs
 from compute_pricing import events as ev
 from compute_pricing.state import Lot
 
-__all__ = ["LedgerLine", "burn_order", "credit_split", "draw", "ledger_lines"]
+__all__ = [
+    "LedgerLine",
+    "burn_order",
+    "credit_split",
+    "draw",
+    "ledger_line_count",
+    "ledger_lines",
+]
 
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
@@ -103,3 +110,13 @@ def ledger_lines(event: ev.AccountEvent) -> list[LedgerLine]:
             return [LedgerLine("adjustment", event.units, f"settle:{event.week_key}", event.at)]
         case _:
             return []
+
+
+_ALWAYS_ONE_LINE = (ev.ExtrasCredited, ev.ExtrasDebited, ev.RefundApplied, ev.DebtSettled)
+
+
+def ledger_line_count(event: ev.AccountEvent) -> int:
+    """``len(ledger_lines(event))`` without building the lines (the commit path counts them)."""
+    if isinstance(event, _ALWAYS_ONE_LINE):
+        return 1
+    return 1 if isinstance(event, ev.LotExpired) and event.units else 0

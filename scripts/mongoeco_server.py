@@ -16,7 +16,8 @@ or SIGINT (clean shutdown, exit status 0), or until its parent process dies
 (it then shuts down by itself so that no orphan servers are left behind).
 
 mongoeco API used (mongoeco 4.11.0, read from its installed source):
-``mongoeco.engines.memory.MemoryEngine()`` and
+``mongoeco.engines.memory.MemoryEngine()`` (or ``mongoeco.engines.sqlite.SQLiteEngine(":memory:")``
+with ``--engine sqlite``, whose indexes are SQLite B-trees) and
 ``mongoeco.wire.proxy.AsyncMongoEcoProxyServer(engine=..., host=..., port=...,
 mongodb_dialect=...)`` with ``await start() -> ProxyAddress`` and
 ``await close()``; this is what mongoeco's own pytest plugin does.
@@ -31,6 +32,7 @@ import signal
 import sys
 
 from mongoeco.engines.memory import MemoryEngine
+from mongoeco.engines.sqlite import SQLiteEngine
 from mongoeco.wire.proxy import AsyncMongoEcoProxyServer
 
 HOST = "127.0.0.1"
@@ -44,6 +46,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=0,
         help="TCP port to bind on 127.0.0.1 (0 = pick a free port; default 0)",
+    )
+    parser.add_argument(
+        "--engine",
+        default="memory",
+        choices=("memory", "sqlite"),
+        help="storage engine: memory (default) or sqlite in memory (real B-tree indexes)",
     )
     parser.add_argument(
         "--mongodb-dialect",
@@ -64,14 +72,19 @@ async def _watch_parent(stop: asyncio.Event) -> None:
             stop.set()
 
 
-async def _serve(port: int, dialect: str) -> None:
+def _engine(name: str) -> MemoryEngine | SQLiteEngine:
+    """The storage engine: the pure in-memory one, or SQLite on ``:memory:``."""
+    return SQLiteEngine(":memory:") if name == "sqlite" else MemoryEngine()
+
+
+async def _serve(port: int, dialect: str, engine: str) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
     server = AsyncMongoEcoProxyServer(
-        engine=MemoryEngine(),
+        engine=_engine(engine),
         host=HOST,
         port=port,
         mongodb_dialect=dialect,
@@ -90,7 +103,7 @@ async def _serve(port: int, dialect: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: serve until SIGTERM/SIGINT; return the exit status."""
     args = _parse_args(argv)
-    asyncio.run(_serve(args.port, args.mongodb_dialect))
+    asyncio.run(_serve(args.port, args.mongodb_dialect, args.engine))
     return 0
 
 

@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -257,12 +257,17 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def mongoeco_server(
-    python: Path, script: Path, *, timeout: float = READY_TIMEOUT_SECONDS
+    python: Path,
+    script: Path,
+    *,
+    timeout: float = READY_TIMEOUT_SECONDS,
+    args: Sequence[str] = (),
 ) -> Iterator[str]:
     """Run ``script`` (``mongoeco_server.py``) under ``python`` and yield its URI.
 
     The server binds a free port on 127.0.0.1 with in-memory storage.  The URI
-    has the form ``mongodb://127.0.0.1:<port>/?directConnection=true``.  The
+    has the form ``mongodb://127.0.0.1:<port>/?directConnection=true``.  ``args``
+    are passed on to the script (e.g. ``["--engine", "sqlite"]``).  The
     process is terminated (SIGTERM, then SIGKILL after 10s) when the context
     exits, also on error.
 
@@ -272,7 +277,7 @@ def mongoeco_server(
     """
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
-            [str(python), str(script), "--port", "0"],
+            [str(python), str(script), "--port", "0", *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr,

@@ -34,54 +34,10 @@ from compute_pricing.testing.contracts import (
 from compute_pricing.timekeeping import FakeClock
 from compute_pricing_mongo import MongoLock, MongoStores, index_models
 from compute_pricing_mongo._documents import decode
-from tests.support.mongo_fixtures import DatabaseFactory, requires_real_mongodb
+from tests.support.mongo_fixtures import DatabaseFactory, MongomockTier, RealTier, WireTier
 
 ODD_KEYS = {"a.b": 1, "$dollar": 2, "50%": 3, "%2E": 4, "plain": 5}
 """Mapping keys MongoDB cannot store as field names as-is, and one that looks escaped."""
-
-
-# -- tiers --------------------------------------------------------------------------------
-
-
-class MongoTier:
-    """A Mongo tier: provides ``databases``, a maker of fresh, auto-dropped databases."""
-
-    ttl_wait_seconds: ClassVar[float] = 5.0
-
-    @pytest.fixture
-    def databases(self) -> DatabaseFactory:
-        """Fresh databases of this tier (override)."""
-        raise NotImplementedError
-
-
-class MongomockTier(MongoTier):
-    """The in-process fake."""
-
-    @pytest.fixture
-    def databases(self, mongomock_databases: DatabaseFactory) -> DatabaseFactory:
-        """Fresh mongomock databases."""
-        return mongomock_databases
-
-
-class WireTier(MongoTier):
-    """mongoeco over the wire, through real pymongo."""
-
-    @pytest.fixture
-    def databases(self, mongo_wire_databases: DatabaseFactory) -> DatabaseFactory:
-        """Fresh databases on the session's wire server."""
-        return mongo_wire_databases
-
-
-@requires_real_mongodb
-class RealTier(MongoTier):
-    """A real MongoDB; its TTL monitor runs once a minute, so TTL checks wait longer."""
-
-    ttl_wait_seconds = 150.0
-
-    @pytest.fixture
-    def databases(self, mongo_real_databases: DatabaseFactory) -> DatabaseFactory:
-        """Fresh databases on the real server."""
-        return mongo_real_databases
 
 
 # -- suites: the shipped contracts plus Mongo specifics ------------------------------------

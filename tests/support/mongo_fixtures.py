@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import mongomock
 import pytest
@@ -135,3 +135,53 @@ def mongomock_stores(mongomock_databases: DatabaseFactory) -> StoresFactory:
         return MongoStores(mongomock_databases(), clock=clock)
 
     return build
+
+
+# -- tiers: mixins for test classes -------------------------------------------------------
+
+
+class MongoTier:
+    """A Mongo tier: provides ``databases``, a maker of fresh, auto-dropped databases."""
+
+    tier: ClassVar[str] = ""
+    ttl_wait_seconds: ClassVar[float] = 5.0
+
+    @pytest.fixture
+    def databases(self) -> DatabaseFactory:
+        """Fresh databases of this tier (override)."""
+        raise NotImplementedError
+
+
+class MongomockTier(MongoTier):
+    """The in-process fake."""
+
+    tier = "mongomock"
+
+    @pytest.fixture
+    def databases(self, mongomock_databases: DatabaseFactory) -> DatabaseFactory:
+        """Fresh mongomock databases."""
+        return mongomock_databases
+
+
+class WireTier(MongoTier):
+    """mongoeco over the wire, through real pymongo."""
+
+    tier = "wire"
+
+    @pytest.fixture
+    def databases(self, mongo_wire_databases: DatabaseFactory) -> DatabaseFactory:
+        """Fresh databases on the session's wire server."""
+        return mongo_wire_databases
+
+
+@requires_real_mongodb
+class RealTier(MongoTier):
+    """A real MongoDB; its TTL monitor runs once a minute, so TTL checks wait longer."""
+
+    tier = "real"
+    ttl_wait_seconds = 150.0
+
+    @pytest.fixture
+    def databases(self, mongo_real_databases: DatabaseFactory) -> DatabaseFactory:
+        """Fresh databases on the real server."""
+        return mongo_real_databases

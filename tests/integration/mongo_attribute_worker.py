@@ -21,7 +21,8 @@ from compute_pricing_mongo import MongoStores
 
 #: The instant every worker and the test share (a Monday), so all charge the same week.
 START_ISO = "2026-03-02T09:00:00+00:00"
-COST = {"llm": Decimal("0.003")}  # 3 units a run
+UNITS = 4
+COST = {"llm": Decimal(UNITS) / 1000}  # 4 units a run
 
 
 def config() -> BillingConfig:

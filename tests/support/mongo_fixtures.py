@@ -15,6 +15,7 @@ Each test gets fresh databases with unique names, dropped afterwards.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any, ClassVar, cast
 
 import mongomock
+import mongomock.collection
+import mongomock.command_cursor
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -48,6 +51,47 @@ requires_real_mongodb = pytest.mark.skipif(
 def unique_name(tier: str) -> str:
     """A fresh database name (MongoDB limits names to 63 bytes)."""
     return f"cp_{tier}_{uuid.uuid4().hex[:16]}"
+
+
+class Serialized:
+    """A mongomock object whose every call runs under one lock; cursors are read under it too.
+
+    A server applies each single-document write atomically; mongomock, not thread-safe, checks
+    a filter and then mutates the document field by field, so two threads' updates of one
+    document interleave (a frankenstein snapshot) and two inserts can both pass a unique check.
+    The multi-threaded contract tests need the server's atomicity, so the mongomock tier
+    serialises every call (stronger than a server, and harmless for single-threaded tests).
+    """
+
+    def __init__(self, target: Any, lock: threading.RLock) -> None:
+        self._target = target
+        self._lock = lock
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if not callable(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return self._wrap(value(*args, **kwargs))
+
+        return call
+
+    def __getitem__(self, name: str) -> Serialized:
+        with self._lock:
+            return Serialized(self._target[name], self._lock)
+
+    def __iter__(self) -> Iterator[Any]:
+        with self._lock:
+            return iter(list(self._target))
+
+    def _wrap(self, result: Any) -> Any:
+        if isinstance(
+            result, (mongomock.collection.Cursor, mongomock.command_cursor.CommandCursor)
+        ):
+            return Serialized(result, self._lock)
+        return result
 
 
 @contextmanager
@@ -99,7 +143,8 @@ def mongo_real_client() -> Iterator[Client]:
 @pytest.fixture
 def mongomock_databases() -> Iterator[DatabaseFactory]:
     """Fresh mongomock databases (one in-process client per test)."""
-    with database_factory(mongomock.MongoClient(), "mock") as make:
+    client = Serialized(mongomock.MongoClient(), threading.RLock())
+    with database_factory(client, "mock") as make:
         yield make
 
 

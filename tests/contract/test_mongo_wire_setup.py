@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 import pytest
@@ -21,7 +22,7 @@ def test_an_explicit_interpreter_that_is_not_313_is_refused(
 def test_no_python_313_anywhere_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """With no 3.13 on PATH or under pyenv, finding one raises with what was tried."""
     monkeypatch.delenv(mongo_wire.PYTHON313_ENV_VAR, raising=False)
-    monkeypatch.setattr(mongo_wire.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
     monkeypatch.setattr(mongo_wire, "PYENV_GLOB", "/nonexistent/3.13*/bin/python3.13")
     with pytest.raises(RuntimeError, match="none was found"):
         mongo_wire.find_python313()

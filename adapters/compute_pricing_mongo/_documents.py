@@ -102,7 +102,7 @@ def snapshot_update(snapshot: Snapshot) -> Document:
     """The upsert update that stores ``snapshot`` (see the module docstring for the layout).
 
     The state is written field by field (and the subscription too), so fields the core does
-    not model yet, such as the ``current_period_start`` a migration adds, survive a save.
+    not model, such as a ``stripe_customer_id`` another service keeps there, survive a save.
     """
     state = snapshot.state
     encoded: Document = encode(state)

@@ -8,6 +8,7 @@ miss, and drops a plan's entries when a ``plan.version_bumped`` event is publish
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from typing import Any
 import attrs
 
 from compute_pricing.config import BillingConfig
-from compute_pricing.errors import ReadOnlyCatalogError, UnknownPlanError
+from compute_pricing.errors import PlanVersionExistsError, ReadOnlyCatalogError, UnknownPlanError
 from compute_pricing.events import Event, PlanVersionBumped
 from compute_pricing.memory import EventRecorder
 from compute_pricing.plans import Plan
@@ -95,7 +96,9 @@ class CachedPlanCatalog:
         """A catalog whose repository holds at least the config's plans."""
         for settings in config.plans:
             if repository.get(settings.plan_id, settings.version) is None:
-                repository.add(Plan.from_settings(settings))
+                # Another process starting at the same time may publish it first: same terms.
+                with contextlib.suppress(PlanVersionExistsError):
+                    repository.add(Plan.from_settings(settings))
         return cls(repository, clock, publisher)
 
     def _on_event(self, event: Event) -> None:

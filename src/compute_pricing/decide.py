@@ -36,7 +36,7 @@ from compute_pricing.rules.gate import Headroom, dunning_stage, effective_quota,
 from compute_pricing.rules.legacy import current_count
 from compute_pricing.rules.weeks import WEEK, next_anchor
 from compute_pricing.state import Account
-from compute_pricing.timekeeping import month_key, week_key
+from compute_pricing.timekeeping import month_key, to_utc_ms, week_key
 
 __all__ = ["Context", "Decision", "decide", "exhausted_error", "roll_week"]
 
@@ -95,6 +95,7 @@ def roll_week(
     anchor = next_anchor(state.week, ctx.now, period_start)
     if anchor is None:
         return []
+    renewed = period_start is not None and anchor == to_utc_ms(period_start)
     quota = _quota(state, ctx)
     new_key = week_key(anchor)
     events: list[ev.AccountEvent] = [
@@ -109,6 +110,7 @@ def roll_week(
             plan_version=ctx.plan.version,
             closed_week_key=state.week.key if state.week else None,
             closed_used=state.week.used if state.week else None,
+            period_start=anchor if renewed else None,
         )
     ]
     grant = ctx.plan.signup_grant

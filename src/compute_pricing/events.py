@@ -73,6 +73,7 @@ class WeekOpened(AccountEvent):
     plan_version: int
     closed_week_key: str | None = None
     closed_used: int | None = None
+    period_start: datetime | None = None
 
 
 @attrs.frozen(kw_only=True)

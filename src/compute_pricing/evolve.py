@@ -42,7 +42,12 @@ def _week_opened(state: Account, e: ev.WeekOpened) -> Account:
         plan_version=e.plan_version,
     )
     live = tuple(r for r in state.reservations if r.expires_at > e.started_at)
-    return attrs.evolve(state, week=week, reservations=live)
+    sub = state.subscription
+    if sub.plan_version is None:  # first billed: pin the version (grandfathering)
+        sub = attrs.evolve(sub, plan_id=e.plan_id, plan_version=e.plan_version)
+    if e.period_start is not None:
+        sub = attrs.evolve(sub, current_period_start=e.period_start)
+    return attrs.evolve(state, week=week, reservations=live, subscription=sub)
 
 
 def _debt_settled(state: Account, e: ev.DebtSettled) -> Account:

@@ -64,6 +64,8 @@ class AccountStore(Protocol):
     - :meth:`save_snapshot` is a compare-and-set: it stores the snapshot only if the stored one
       is older, and says whether it did. It never raises on a lost race.
     - :meth:`read_journal` returns entries with ``seq > after_seq`` in ascending order.
+    - Callers always append at the stored version + 1, so the journal has no gaps; an adapter
+      may refuse a gap (the in-memory one does) but need not check for one.
     - Every query is by ``org`` first, so the store can shard by org.
     """
 

@@ -68,12 +68,18 @@ class Week:
 
 @attrs.frozen
 class Subscription:
-    """Plan and payment status; ``plan_version`` None until the org is first billed."""
+    """Plan and payment status.
+
+    ``plan_version`` is ``None`` until the org is first billed; from then on it is the version
+    the org stays on (grandfathered) until a plan change moves it. ``current_period_start`` is
+    the billing period start of the last re-anchoring reset (a Stripe renewal).
+    """
 
     plan_id: str
     plan_version: int | None = None
     status: str = "none"
     past_due_since: datetime | None = None
+    current_period_start: datetime | None = None
 
 
 @attrs.frozen

@@ -139,19 +139,19 @@ class MongoAccountStoreSuite(AccountStoreContract):
     def test_a_save_keeps_subscription_fields_the_core_does_not_model(
         self, databases: DatabaseFactory
     ) -> None:
-        """A snapshot save leaves fields it does not own (e.g. current_period_start) in place."""
+        """A snapshot save leaves fields it does not own (e.g. stripe_customer_id) in place."""
         db = databases()
         store = MongoStores(db).accounts
         store.save_snapshot(Snapshot("org_a", 1, Account.new("org_a", "team")))
         db["accounts"].update_one(
-            {"org": "org_a"}, {"$set": {"state.subscription.current_period_start": T0}}
+            {"org": "org_a"}, {"$set": {"state.subscription.stripe_customer_id": "cus_1"}}
         )
         store.save_snapshot(Snapshot("org_a", 2, Account.new("org_a", "pro")))
         stored = db["accounts"].find_one({"org": "org_a"})
         assert stored is not None
-        assert ("pro", T0) == (
+        assert ("pro", "cus_1") == (
             stored["state"]["subscription"]["plan_id"],
-            _aware(stored)["state"]["subscription"]["current_period_start"],
+            stored["state"]["subscription"]["stripe_customer_id"],
         )
 
     def test_journal_and_snapshot_indexes_exist_and_start_with_org(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -12,6 +13,7 @@ from compute_pricing import (
     Billing,
     ComputeExhaustedError,
     FakeClock,
+    InMemoryStores,
     InvalidAmountError,
     PlanChanged,
     StaticPlanCatalog,
@@ -209,3 +211,45 @@ def test_a_reset_outcome_says_whether_it_was_a_replay(billing: Billing, clock: F
     clock.advance(days=7)
     first = billing.reset_week("org_a")
     assert (True, False) == (first["applied"], first["replayed"])
+
+
+def test_orgs_never_subscribed_are_grandfathered_on_their_first_version(
+    make_billing: BillingFactory,
+) -> None:
+    """An org on the default plan keeps the version it was first billed under after a bump."""
+    billing = make_billing(compute_config(default_plan="starter"))
+    billing.attribute("org_a", "run_1", {"scrap": Decimal("0.100")})
+    billing.plans.bump_version("starter", {"compute_quota": 50})
+    assert 900 == billing.check_quota("org_a").remaining
+    assert 1 == billing.usage("org_a")["plan_version"]
+
+
+def test_a_renewal_records_the_current_period_start(billing: Billing, clock: FakeClock) -> None:
+    """A reset from a Stripe period start stores it on the subscription; a plain one does not."""
+    billing.attribute("org_a", "run_1", None)
+    clock.advance(days=7)
+    billing.reset_week("org_a")
+    assert billing.accounts.peek("org_a").subscription.current_period_start is None
+    renewal = clock.now() + timedelta(days=7)
+    clock.set(renewal + timedelta(hours=1))
+    assert True is billing.reset_week("org_a", renewal)["applied"]
+    assert renewal == billing.accounts.peek("org_a").subscription.current_period_start
+
+
+def test_concurrent_start_up_seeds_the_plans_once(clock: FakeClock) -> None:
+    """Eight processes starting on one fresh plan store all come up."""
+    stores = InMemoryStores(clock)
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            Billing(compute_config(), stores=stores, clock=clock)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [] == failures

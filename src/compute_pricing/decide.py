@@ -193,8 +193,9 @@ def _attribute(state: Account, c: cmd.Attribute, ctx: Context) -> Decision:
             )
         )
     if from_extras:
-        room = current_headroom(s, ctx)
-        events += _spend(s, ctx, from_extras, f"{c.run_id}:{c.step}", use_lots=room.extras_usable)
+        # extras fund overflow unless payment is past due beyond grace (then it becomes debt)
+        usable = dunning_stage(s.subscription, ctx.now, ctx.config.grace_days) != "degraded"
+        events += _spend(s, ctx, from_extras, f"{c.run_id}:{c.step}", use_lots=usable)
     used = s.week.used + units.total
     for pct in overflow.crossed_thresholds(
         ctx.config.alerts.threshold_percents, s.week.thresholds_fired, used, quota

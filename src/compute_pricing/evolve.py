@@ -21,12 +21,7 @@ __all__ = ["evolve", "fold"]
 
 def _draw(lots: tuple[Lot, ...], draws: ev.Draws) -> tuple[Lot, ...]:
     taken = dict(draws)
-    drawn = (
-        attrs.evolve(lot, remaining=lot.remaining - taken[lot.lot_id])
-        if lot.lot_id in taken
-        else lot
-        for lot in lots
-    )
+    drawn = (lot.drawn(taken[lot.lot_id]) if lot.lot_id in taken else lot for lot in lots)
     # a spent lot that never expires is dead weight: dropping it keeps the snapshot bounded
     # (spent lots with an expiry stay until the sweep writes their zero marker)
     return tuple(lot for lot in drawn if lot.remaining > 0 or lot.expires_at is not None)

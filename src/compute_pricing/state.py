@@ -46,6 +46,19 @@ class Lot:
     pack_id: str | None = None
     session_id: str | None = None
 
+    def drawn(self, units: int) -> Lot:
+        """This lot with ``units`` fewer remaining (direct construction: a hot path)."""
+        return Lot(
+            lot_id=self.lot_id,
+            kind=self.kind,
+            units=self.units,
+            remaining=self.remaining - units,
+            created_at=self.created_at,
+            expires_at=self.expires_at,
+            pack_id=self.pack_id,
+            session_id=self.session_id,
+        )
+
     def spendable_at(self, now: datetime) -> bool:
         """Whether this lot may fund a debit at ``now`` (never at or after its expiry)."""
         return self.remaining > 0 and (self.expires_at is None or now < self.expires_at)

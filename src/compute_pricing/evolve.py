@@ -59,22 +59,7 @@ def _debt_settled(state: Account, e: ev.DebtSettled) -> Account:
 def _charged(state: Account, e: ev.ComputeCharged) -> Account:
     week = state.week
     assert week is not None  # noqa: S101 - decide charges only into an open week
-    breakdown = dict(week.breakdown)
-    for category, units in e.breakdown.items():
-        breakdown[category] = breakdown.get(category, 0) + units
-    # Direct construction: this fold runs once per attribution and attrs.evolve costs ~1 us.
-    charged = Week(
-        key=week.key,
-        started_at=week.started_at,
-        reset_at=week.reset_at,
-        quota=week.quota,
-        plan_id=week.plan_id,
-        plan_version=week.plan_version,
-        used=week.used + e.units,
-        breakdown=breakdown,
-        thresholds_fired=week.thresholds_fired,
-    )
-    return attrs.evolve(state, week=charged)
+    return attrs.evolve(state, week=week.charged(e.units, e.breakdown))
 
 
 def _debited(state: Account, e: ev.ExtrasDebited) -> Account:

@@ -59,7 +59,7 @@ def _debt_settled(state: Account, e: ev.DebtSettled) -> Account:
 def _charged(state: Account, e: ev.ComputeCharged) -> Account:
     week = state.week
     assert week is not None  # noqa: S101 - decide charges only into an open week
-    return attrs.evolve(state, week=week.charged(e.units, e.breakdown))
+    return state.with_week(week.charged(e.units, e.breakdown))
 
 
 def _debited(state: Account, e: ev.ExtrasDebited) -> Account:

@@ -153,6 +153,21 @@ class Account:
         """A fresh account on ``plan_id`` that has never been billed."""
         return cls(org=org, subscription=Subscription(plan_id=plan_id))
 
+    def with_week(self, week: Week) -> Account:
+        """This account with ``week`` as its current week (built directly: a hot path)."""
+        return Account(
+            org=self.org,
+            subscription=self.subscription,
+            week=week,
+            lots=self.lots,
+            usage_debt=self.usage_debt,
+            refund_debt=self.refund_debt,
+            reservations=self.reservations,
+            legacy=self.legacy,
+            signup_granted=self.signup_granted,
+            ledger_lines=self.ledger_lines,
+        )
+
     @property
     def debt(self) -> int:
         """Units owed: overflow debt plus refund debt."""

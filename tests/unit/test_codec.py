@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import attrs
+
 from compute_pricing.codec import (
     account_from_document,
     account_to_document,
@@ -47,3 +49,29 @@ def test_plans_keep_exact_decimal_ratios_and_unlimited_counters() -> None:
     document = to_document(plan)
     assert "2.5" == document["ratios"]["gpu"]
     assert plan == from_document(Plan, document)
+
+
+def test_hand_built_copies_keep_every_other_field() -> None:
+    """``with_week``, ``Week.charged`` and ``Lot.drawn`` equal their ``attrs.evolve`` twins."""
+    state = Account.new("org_a", "free")
+    for entry in rich_entries("org_a"):
+        state = fold(state, entry.events)
+    assert state.week is not None
+    week = state.week
+    assert attrs.evolve(state, week=week) == state.with_week(week)
+    merged = {k: v + (2 if k == "gpu" else 0) for k, v in week.breakdown.items()}
+    assert attrs.evolve(week, used=week.used + 2, breakdown=merged) == week.charged(2, {"gpu": 2})
+    lot = state.lots[0]
+    assert attrs.evolve(lot, remaining=lot.remaining - 3) == lot.drawn(3)
+    assert [f.name for f in attrs.fields(type(state))] == [
+        "org",
+        "subscription",
+        "week",
+        "lots",
+        "usage_debt",
+        "refund_debt",
+        "reservations",
+        "legacy",
+        "signup_granted",
+        "ledger_lines",
+    ]  # a new Account field must be added to with_week too

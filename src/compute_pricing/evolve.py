@@ -63,12 +63,7 @@ def _charged(state: Account, e: ev.ComputeCharged) -> Account:
 
 
 def _debited(state: Account, e: ev.ExtrasDebited) -> Account:
-    return attrs.evolve(
-        state,
-        lots=_draw(state.lots, e.draws),
-        usage_debt=state.usage_debt + e.debt,
-        ledger_lines=state.ledger_lines + 1,
-    )
+    return state.with_debit(_draw(state.lots, e.draws), e.debt)
 
 
 def _threshold(state: Account, e: ev.ThresholdCrossed) -> Account:

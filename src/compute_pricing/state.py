@@ -168,6 +168,21 @@ class Account:
             ledger_lines=self.ledger_lines,
         )
 
+    def with_debit(self, lots: tuple[Lot, ...], debt: int) -> Account:
+        """This account after a debit: drawn ``lots``, ``debt`` more overflow debt, one line."""
+        return Account(
+            org=self.org,
+            subscription=self.subscription,
+            week=self.week,
+            lots=lots,
+            usage_debt=self.usage_debt + debt,
+            refund_debt=self.refund_debt,
+            reservations=self.reservations,
+            legacy=self.legacy,
+            signup_granted=self.signup_granted,
+            ledger_lines=self.ledger_lines + 1,
+        )
+
     @property
     def debt(self) -> int:
         """Units owed: overflow debt plus refund debt."""

@@ -52,13 +52,17 @@ def test_plans_keep_exact_decimal_ratios_and_unlimited_counters() -> None:
 
 
 def test_hand_built_copies_keep_every_other_field() -> None:
-    """``with_week``, ``Week.charged`` and ``Lot.drawn`` equal their ``attrs.evolve`` twins."""
+    """Hand-built copies (with_week, with_debit, charged, drawn) equal attrs.evolve's."""
     state = Account.new("org_a", "free")
     for entry in rich_entries("org_a"):
         state = fold(state, entry.events)
     assert state.week is not None
     week = state.week
     assert attrs.evolve(state, week=week) == state.with_week(week)
+    debited = attrs.evolve(
+        state, lots=(), usage_debt=state.usage_debt + 4, ledger_lines=state.ledger_lines + 1
+    )
+    assert debited == state.with_debit((), 4)
     merged = {k: v + (2 if k == "gpu" else 0) for k, v in week.breakdown.items()}
     assert attrs.evolve(week, used=week.used + 2, breakdown=merged) == week.charged(2, {"gpu": 2})
     lot = state.lots[0]
@@ -74,4 +78,4 @@ def test_hand_built_copies_keep_every_other_field() -> None:
         "legacy",
         "signup_granted",
         "ledger_lines",
-    ]  # a new Account field must be added to with_week too
+    ]  # a new Account field must be added to with_week and with_debit too

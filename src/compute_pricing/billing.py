@@ -19,7 +19,6 @@ from compute_pricing.config import BillingConfig
 from compute_pricing.decide import current_headroom, exhausted_error, roll_week
 from compute_pricing.errors import (
     BillingError,
-    InvalidAmountError,
     InvalidInputError,
     QuotaExceededError,
 )
@@ -161,13 +160,11 @@ class Billing:
         """Hold ``units`` for a run for ``ttl`` seconds; 402 if they are not there."""
         org = require_org(org)
         units = require_units("units", units)
-        ttl_seconds = ttl if ttl is not None else self.config.reservation_ttl_seconds
-        if (
-            isinstance(ttl_seconds, bool)
-            or not isinstance(ttl_seconds, int)
-            or not 1 <= ttl_seconds <= _MAX_TTL_SECONDS
-        ):
-            raise InvalidAmountError("ttl", ttl, f"must be 1..{_MAX_TTL_SECONDS} whole seconds")
+        ttl_seconds = require_units(
+            "ttl",
+            ttl if ttl is not None else self.config.reservation_ttl_seconds,
+            maximum=_MAX_TTL_SECONDS,
+        )
         reservation_id = self.ids.new_id("res")
         if not self.config.compute_mode:
             return ReservationHandle(org, reservation_id, 0, self.clock.now())

@@ -22,7 +22,6 @@ from compute_pricing import events as ev
 from compute_pricing.config import BillingConfig
 from compute_pricing.errors import (
     ComputeExhaustedError,
-    InvalidAmountError,
     PaymentPastDueError,
     UnknownPackError,
     UnknownReservationError,
@@ -37,6 +36,7 @@ from compute_pricing.rules.legacy import current_count
 from compute_pricing.rules.weeks import WEEK, next_anchor
 from compute_pricing.state import Account
 from compute_pricing.timekeeping import month_key, to_utc_ms, week_key
+from compute_pricing.validation import require_units
 
 __all__ = ["Context", "Decision", "decide", "exhausted_error", "roll_week"]
 
@@ -224,8 +224,7 @@ def _attribute(state: Account, c: cmd.Attribute, ctx: Context) -> Decision:
 
 
 def _reserve(state: Account, c: cmd.Reserve, ctx: Context) -> Decision:
-    if c.units < 1:
-        raise InvalidAmountError("units", c.units, "must be a whole number >= 1")
+    require_units("units", c.units)
     events = roll_week(state, ctx)
     s = fold(state, events)
     room = current_headroom(s, ctx)
@@ -279,8 +278,7 @@ def _credit_pack(state: Account, c: cmd.CreditPack, ctx: Context) -> Decision:
 
 
 def _adjust(state: Account, c: cmd.Adjust, ctx: Context) -> Decision:
-    if c.units == 0:
-        raise InvalidAmountError("units", c.units, "must not be zero")
+    require_units("units", c.units, signed=True)
     if c.units > 0:
         events: list[ev.AccountEvent] = [
             _credit(state, ctx, lot_id=f"adjust:{c.ref}", kind="adjustment", units=c.units)
@@ -294,8 +292,7 @@ def _adjust(state: Account, c: cmd.Adjust, ctx: Context) -> Decision:
 
 
 def _debit(state: Account, c: cmd.Debit, ctx: Context) -> Decision:
-    if c.units < 1:
-        raise InvalidAmountError("units", c.units, "must be a whole number >= 1")
+    require_units("units", c.units)
     room = current_headroom(state, ctx)
     events = _spend(state, ctx, c.units, c.ref, use_lots=room.extras_usable)
     return Decision(
@@ -305,8 +302,7 @@ def _debit(state: Account, c: cmd.Debit, ctx: Context) -> Decision:
 
 
 def _refund(state: Account, c: cmd.Refund, ctx: Context) -> Decision:
-    if c.amount_cents < 1:
-        raise InvalidAmountError("amount_cents", c.amount_cents, "must be a whole number >= 1")
+    require_units("amount_cents", c.amount_cents)
     units = refund_units(c.amount_cents, c.pack_units, c.pack_price_cents)
     draws, shortfall = ledger.draw(
         state.lots, units, ctx.now, first=state.lot(f"pack:{c.session_id}")
@@ -400,8 +396,7 @@ def _expire_subscription(state: Account, c: cmd.ExpireSubscription, ctx: Context
 
 
 def _record_usage(state: Account, c: cmd.RecordUsage, ctx: Context) -> Decision:
-    if c.amount < 1:
-        raise InvalidAmountError("amount", c.amount, "must be a whole number >= 1")
+    require_units("amount", c.amount)
     period = month_key(ctx.now)
     total = current_count(state.legacy, c.counter, period) + c.amount
     event = ev.UsageRecorded(

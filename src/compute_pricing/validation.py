@@ -32,12 +32,14 @@ def validate_ref(field: str, value: object) -> str:
     return value
 
 
-def require_units(field: str, value: object, *, signed: bool = False) -> int:
-    """A whole number in ``1..MAX_UNITS`` (``signed``: non-zero, ``|value| <= MAX_UNITS``)."""
+def require_units(
+    field: str, value: object, *, signed: bool = False, maximum: int = MAX_UNITS
+) -> int:
+    """A whole number in ``1..maximum`` (``signed``: non-zero, ``|value| <= maximum``)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidAmountError(field, value, "must be a whole number")
-    low = -MAX_UNITS if signed else 1
-    if not low <= value <= MAX_UNITS or value == 0:
-        allowed = f"{low}..{MAX_UNITS}" + (" except 0" if signed else "")
+    low = -maximum if signed else 1
+    if not low <= value <= maximum or value == 0:
+        allowed = f"{low}..{maximum}" + (" except 0" if signed else "")
         raise InvalidAmountError(field, value, f"must be in {allowed}")
     return value

@@ -8,9 +8,20 @@ and carries its data as attributes so callers never parse messages::
     │   ├── InvalidCostError             400  ``category``, ``value``
     │   ├── InvalidStepError             400  ``step``
     │   ├── InvalidNameError             400  ``field``, ``value`` (resource, action, org, ids)
-    │   └── InvalidAmountError           400  ``field``, ``value``
+    │   ├── InvalidAmountError           400  ``field``, ``value``
+    │   └── RedirectNotAllowedError      400  ``field``, ``value`` (URL not on the allow-list)
     ├── ConfigError                      500  ``field`` (raised at start-up)
+    ├── CorruptStateError                500  ``org``, ``document``, ``field`` (stored data)
+    ├── WebhookError                     400
+    │   ├── WebhookSignatureError        400  ``reason`` (nothing was written)
+    │   └── WebhookPayloadError          400  ``field``
+    ├── WebhookHandlerError              500  ``event_id``, ``attempts`` (Stripe retries)
+    ├── PaymentProviderError             502
+    │   ├── PaymentProviderUnavailableError 503  retryable (network, rate limit, Stripe 5xx)
+    │   ├── PaymentRequestError          400  ``param`` (Stripe refused the request)
+    │   └── PaymentConfigurationError    500  bad API key or permissions
     ├── OrganizationRequiredError        403
+    ├── ForbiddenError                   403  ``org`` (caller may not act on it)
     ├── NotFoundError                    404
     │   ├── UnknownPlanError             404  ``plan_id``, ``version``
     │   ├── UnknownPackError             404  ``pack_id``
@@ -22,6 +33,8 @@ and carries its data as attributes so callers never parse messages::
     ├── PlanNotConfiguredError           503  ``plan_id``
     ├── ConflictError                    409
     │   ├── ConcurrencyConflictError     409  ``org``, ``attempts``
+    │   ├── IdempotencyConflictError     409  ``key``, ``field`` (key reused, other request)
+    │   ├── CheckoutConflictError        409  ``org`` (a subscription is already live)
     │   ├── JournalKeyExistsError        409  ``existing`` (port signal: a replay)
     │   ├── JournalSeqTakenError         409  ``org``, ``seq`` (port signal: lost race)
     │   ├── ReadOnlyCatalogError         409
@@ -43,11 +56,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BillingError",
+    "CheckoutConflictError",
     "ClockError",
     "ComputeExhaustedError",
     "ConcurrencyConflictError",
     "ConfigError",
     "ConflictError",
+    "CorruptStateError",
+    "ForbiddenError",
+    "IdempotencyConflictError",
     "InvalidAmountError",
     "InvalidCostError",
     "InvalidInputError",
@@ -57,15 +74,24 @@ __all__ = [
     "JournalSeqTakenError",
     "NotFoundError",
     "OrganizationRequiredError",
+    "PaymentConfigurationError",
     "PaymentPastDueError",
+    "PaymentProviderError",
+    "PaymentProviderUnavailableError",
+    "PaymentRequestError",
     "PlanNotConfiguredError",
     "PlanVersionExistsError",
     "QuotaExceededError",
     "ReadOnlyCatalogError",
+    "RedirectNotAllowedError",
     "UnknownPackError",
     "UnknownPlanError",
     "UnknownPurchaseError",
     "UnknownReservationError",
+    "WebhookError",
+    "WebhookHandlerError",
+    "WebhookPayloadError",
+    "WebhookSignatureError",
 ]
 
 
@@ -146,6 +172,12 @@ class InvalidAmountError(InvalidInputError):
     code = "INVALID_AMOUNT"
 
 
+class RedirectNotAllowedError(InvalidInputError):
+    """A success or cancel URL is not https or its host is not on the configured allow-list."""
+
+    code = "REDIRECT_NOT_ALLOWED"
+
+
 class ConfigError(BillingError):
     """The configuration is invalid; ``field`` is the dotted path of the first bad value."""
 
@@ -158,6 +190,113 @@ class ConfigError(BillingError):
         self.reason = reason
 
 
+class CorruptStateError(BillingError):
+    """A stored document is not what the library wrote; nothing was guessed.
+
+    ``document`` names the kind of document (``snapshot``, ``journal``, ``plan``,
+    ``processed_event``) and ``field`` the dotted path of the bad or missing value.
+    """
+
+    status = 500
+    code = "CORRUPT_STATE"
+
+    def __init__(self, org: str | None, document: str, field: str, reason: str) -> None:
+        super().__init__(f"corrupt {document} of {org!r} at {field}: {reason}")
+        self.org = org
+        self.document = document
+        self.field = field
+        self.reason = reason
+
+
+class WebhookError(BillingError):
+    """A webhook delivery was refused before anything was written (HTTP 400)."""
+
+    status = 400
+    code = "WEBHOOK_INVALID"
+
+
+class WebhookSignatureError(WebhookError):
+    """The ``Stripe-Signature`` header does not verify against any configured secret."""
+
+    code = "WEBHOOK_SIGNATURE_INVALID"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"webhook signature refused: {reason}")
+        self.reason = reason
+
+    def details(self) -> dict[str, Any]:
+        """Why the signature was refused (never the secret or the expected signature)."""
+        return {"reason": self.reason}
+
+
+class WebhookPayloadError(WebhookError):
+    """A signed payload is not a Stripe event the library can read; ``field`` names the part."""
+
+    code = "WEBHOOK_PAYLOAD_INVALID"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"webhook payload invalid at {field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+    def details(self) -> dict[str, Any]:
+        """The bad part of the payload."""
+        return {"field": self.field, "reason": self.reason}
+
+
+class WebhookHandlerError(BillingError):
+    """Handling a verified event failed; the claim counts the attempt and Stripe retries."""
+
+    status = 500
+    code = "WEBHOOK_HANDLER_FAILED"
+
+    def __init__(self, event_id: str, attempts: int, reason: str) -> None:
+        super().__init__(f"webhook {event_id} failed (attempt {attempts}): {reason}")
+        self.event_id = event_id
+        self.attempts = attempts
+        self.reason = reason
+
+    def details(self) -> dict[str, Any]:
+        """The event and how many attempts have failed."""
+        return {"event_id": self.event_id, "attempts": self.attempts}
+
+
+class PaymentProviderError(BillingError):
+    """The payment provider (Stripe) refused or failed a call."""
+
+    status = 502
+    code = "PAYMENT_PROVIDER_ERROR"
+
+
+class PaymentProviderUnavailableError(PaymentProviderError):
+    """A retryable provider failure: network, timeout, rate limit, provider 5xx."""
+
+    status = 503
+    code = "PAYMENT_PROVIDER_UNAVAILABLE"
+
+
+class PaymentRequestError(PaymentProviderError):
+    """The provider refused the request as invalid; ``param`` names the part when known."""
+
+    status = 400
+    code = "PAYMENT_REQUEST_INVALID"
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+    def details(self) -> dict[str, Any]:
+        """The refused parameter, when the provider named one."""
+        return {"param": self.param}
+
+
+class PaymentConfigurationError(PaymentProviderError):
+    """The provider refused our credentials or permissions: an operator must fix the keys."""
+
+    status = 500
+    code = "PAYMENT_CONFIGURATION_ERROR"
+
+
 class OrganizationRequiredError(BillingError):
     """The request carries no organization context."""
 
@@ -166,6 +305,18 @@ class OrganizationRequiredError(BillingError):
 
     def __init__(self) -> None:
         super().__init__("an organization is required for this operation")
+
+
+class ForbiddenError(BillingError):
+    """The caller may not act on ``org`` (another org's data, or an admin-only operation)."""
+
+    status = 403
+    code = "FORBIDDEN"
+
+    def __init__(self, org: str | None, reason: str) -> None:
+        super().__init__(f"forbidden: {reason}")
+        self.org = org
+        self.reason = reason
 
 
 class NotFoundError(BillingError):
@@ -365,6 +516,40 @@ class JournalSeqTakenError(ConflictError):
         super().__init__(f"journal seq {seq} of {org!r} is taken")
         self.org = org
         self.seq = seq
+
+
+class IdempotencyConflictError(ConflictError):
+    """An idempotency key was reused for a different request; nothing was written.
+
+    ``key`` is the journal key and ``field`` the first parameter that differs from the
+    request first committed under it (``kind`` when the operations differ).
+    """
+
+    code = "IDEMPOTENCY_CONFLICT"
+
+    def __init__(self, key: str, field: str) -> None:
+        super().__init__(f"idempotency key {key!r} was used for another request ({field} differs)")
+        self.key = key
+        self.field = field
+
+    def details(self) -> dict[str, Any]:
+        """The reused key and the parameter that differs."""
+        return {"key": self.key, "field": self.field}
+
+
+class CheckoutConflictError(ConflictError):
+    """A subscription checkout was asked for while the org already has a live subscription."""
+
+    code = "CHECKOUT_CONFLICT"
+
+    def __init__(self, org: str, status: str) -> None:
+        super().__init__(f"{org!r} already has a {status} subscription")
+        self.org = org
+        self.subscription_status = status
+
+    def details(self) -> dict[str, Any]:
+        """The org and its live subscription status."""
+        return {"org": self.org, "status": self.subscription_status}
 
 
 class ReadOnlyCatalogError(ConflictError):

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from compute_pricing.events import Event
 from compute_pricing.journal import JournalEntry, Snapshot
+from compute_pricing.payments import CheckoutRequest, CheckoutSession, RefundInfo, SubscriptionInfo
 from compute_pricing.plans import Plan
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "EventPublisher",
     "IdGenerator",
     "Lock",
+    "PaymentGateway",
     "PlanCatalog",
     "PlanRepository",
     "ProcessedEventStore",
@@ -167,4 +169,45 @@ class Lock(Protocol):
 
     def hold(self, name: str, ttl_seconds: int) -> AbstractContextManager[bool]:
         """Context manager yielding whether this caller holds ``name``."""
+        ...
+
+
+class PaymentGateway(Protocol):
+    """Outbound calls to the payment provider (Stripe), each idempotent by its key.
+
+    Guarantees: a call repeated with the same ``idempotency_key`` and the same parameters
+    returns the first result and creates nothing new; the same key with other parameters raises
+    :class:`~compute_pricing.errors.PaymentRequestError`. Provider failures are translated into
+    the :class:`~compute_pricing.errors.PaymentProviderError` tree: retryable ones (network,
+    rate limit, provider 5xx) as ``PaymentProviderUnavailableError``, refused requests as
+    ``PaymentRequestError``, bad credentials as ``PaymentConfigurationError``.
+    """
+
+    def create_customer(self, *, org: str, idempotency_key: str) -> str:
+        """Create the provider customer of ``org``; return its id (``cus_...``)."""
+        ...
+
+    def create_checkout_session(
+        self, request: CheckoutRequest, *, idempotency_key: str
+    ) -> CheckoutSession:
+        """Create a Checkout Session; return its id and URL."""
+        ...
+
+    def create_refund(
+        self,
+        *,
+        payment_intent: str,
+        amount_cents: int | None,
+        reason: str | None,
+        idempotency_key: str,
+    ) -> RefundInfo:
+        """Refund ``amount_cents`` (all when ``None``) of ``payment_intent``."""
+        ...
+
+    def retrieve_subscription(self, subscription_id: str) -> SubscriptionInfo:
+        """The subscription as the provider has it now."""
+        ...
+
+    def list_refunds(self, charge_id: str) -> Sequence[RefundInfo]:
+        """Every refund of ``charge_id`` (for payloads that no longer embed them)."""
         ...

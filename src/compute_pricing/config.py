@@ -16,7 +16,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from compute_pricing.errors import ConfigError
 
@@ -58,9 +66,23 @@ class AlertSettings(_Settings):
 
 
 class StripeSettings(_Settings):
-    """Stripe options the library controls."""
+    """Stripe options the library controls.
+
+    ``webhook_secret`` is one signing secret or several (during a rotation every listed secret
+    verifies); it is a ``SecretStr``, so it never appears in a repr or a log.
+    """
 
     automatic_tax: bool = False
+    webhook_secret: SecretStr | tuple[SecretStr, ...] | None = None
+    webhook_tolerance_seconds: Annotated[int, Field(gt=0, le=3600)] = 300
+
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """Every configured signing secret, in order (empty when none is set)."""
+        secret = self.webhook_secret
+        if secret is None:
+            return ()
+        listed = secret if isinstance(secret, tuple) else (secret,)
+        return tuple(item.get_secret_value() for item in listed)
 
 
 class PlanSettings(_Settings):

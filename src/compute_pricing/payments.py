@@ -56,12 +56,17 @@ class RefundInfo:
 
 @attrs.frozen(kw_only=True)
 class SubscriptionInfo:
-    """A subscription as the provider reports it; ``status`` is ``None`` when it has none."""
+    """A subscription as the provider reports it; ``status`` is ``None`` when it has none.
+
+    ``price_plan_ids`` maps each price id to the ``metadata.plan_id`` its price carries (only
+    prices that carry one), the fallback when the configured price map does not know a price.
+    """
 
     subscription_id: str
     customer_id: str | None
     status: str | None
     price_ids: tuple[str, ...] = ()
+    price_plan_ids: Mapping[str, str] = attrs.field(factory=dict)
     current_period_start: datetime | None = None
     cancel_at: datetime | None = None
     cancel_at_period_end: bool = False

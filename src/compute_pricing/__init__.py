@@ -100,6 +100,9 @@ from compute_pricing.results import (
     SweepSummary,
     UsageView,
 )
+from compute_pricing.stripe.payloads import StripeEvent
+from compute_pricing.stripe.pipeline import WebhookOutcome, WebhookProcessor
+from compute_pricing.stripe.records import ProcessedEvent
 from compute_pricing.timekeeping import FakeClock, SystemClock, month_key, week_key
 
 __version__ = "0.1.0"
@@ -163,6 +166,7 @@ __all__ = [
     "PlanSettings",
     "PlanVersionBumped",
     "PlanVersionExistsError",
+    "ProcessedEvent",
     "QuotaExceededError",
     "ReadOnlyCatalogError",
     "RedirectNotAllowedError",
@@ -173,6 +177,7 @@ __all__ = [
     "SequentialIds",
     "StaticPlanCatalog",
     "Stores",
+    "StripeEvent",
     "StripeSettings",
     "SubscriptionExpired",
     "SubscriptionInfo",
@@ -189,7 +194,9 @@ __all__ = [
     "UuidIds",
     "WebhookError",
     "WebhookHandlerError",
+    "WebhookOutcome",
     "WebhookPayloadError",
+    "WebhookProcessor",
     "WebhookSignatureError",
     "WeekOpened",
     "__version__",

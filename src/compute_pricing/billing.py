@@ -53,6 +53,7 @@ from compute_pricing.results import (
 from compute_pricing.rules.attribution import parse_costs, validate_run_id, validate_step
 from compute_pricing.rules.legacy import counter_name, current_count
 from compute_pricing.state import FAIL_CLOSED_STATUSES, Account
+from compute_pricing.stripe.pipeline import WebhookOutcome, WebhookProcessor
 from compute_pricing.timekeeping import SystemClock, month_key, to_utc_ms
 from compute_pricing.validation import require_org, require_units, validate_ref
 
@@ -122,6 +123,8 @@ class Billing:
             self.plans = StaticPlanCatalog(config, self.clock)
         self.accounts = AccountService(stores.accounts, self.plans, config, self.clock, self.events)
         self.extras = ExtrasService(self.accounts, self._sweep)
+        #: Stripe webhooks: the dispatch table (``register``) and the dead-letter admin.
+        self.webhooks = WebhookProcessor(stores.processed_events, self.clock, config)
 
     @classmethod
     def in_memory(
@@ -131,6 +134,17 @@ class Billing:
         clock = clock or SystemClock()
         kwargs.setdefault("ids", SequentialIds())
         return cls(config or BillingConfig(), stores=InMemoryStores(clock), clock=clock, **kwargs)
+
+    # -- stripe --------------------------------------------------------------------------
+
+    def handle_stripe_webhook(self, payload: bytes, signature: str) -> WebhookOutcome:
+        """Verify and run one Stripe delivery (raw body, ``Stripe-Signature`` header) once.
+
+        Returns the outcome to answer (always 200); raises ``WebhookError`` (400, nothing
+        written) for a bad signature or payload and ``WebhookHandlerError`` (500, Stripe
+        retries) when the handler failed short of the dead-letter limit.
+        """
+        return self.webhooks.handle(payload, signature)
 
     # -- compute -------------------------------------------------------------------------
 

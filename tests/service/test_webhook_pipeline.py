@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import stripe
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from compute_pricing import Billing, BillingConfig, StripeSettings
@@ -244,6 +246,34 @@ def test_replay_refuses_another_events_payload(setup: Callable[..., Setup]) -> N
     assert [] == store.calls
 
 
+def test_replay_of_an_unhandled_type_is_ignored(setup: Callable[..., Setup]) -> None:
+    """Replaying an event no handler takes answers ``ignored`` and releases nothing."""
+    processor, store, _clock = setup(customer__subscription__updated=FlakyHandler())
+    payload = body(event_type="payout.paid")
+    assert outcome("ignored", event_type="payout.paid") == processor.replay("evt_1", payload)
+    assert [] == store.calls
+
+
+def test_a_dead_letter_record_has_a_json_view(setup: Callable[..., Setup]) -> None:
+    """``ProcessedEvent.to_dict`` gives the record with its time in ISO 8601."""
+    processor, _store, clock = setup(customer__subscription__updated=FlakyHandler(failures=9))
+    for _ in range(4):
+        with pytest.raises(WebhookHandlerError):
+            deliver(processor, clock, body())
+    deliver(processor, clock, body())
+    assert [
+        {
+            "event_id": "evt_1",
+            "type": TYPE,
+            "processed_at": "2026-03-02T09:30:15.123000+00:00",
+            "attempts": 5,
+            "last_error": "RuntimeError: account store down (run 5)",
+            "dead_letter": True,
+            "done": False,
+        }
+    ] == [record.to_dict() for record in processor.dead_letters()]
+
+
 def test_purge_forgets_a_dead_letter(setup: Callable[..., Setup]) -> None:
     """A purged dead letter is gone; a new delivery of it runs as a new event."""
     handler = FlakyHandler(failures=5)
@@ -284,6 +314,17 @@ def test_a_bad_signature_writes_nothing(
     with pytest.raises(WebhookSignatureError) as caught:
         processor.handle(body(), header_for(body(), clock))
     assert (400, [], 0) == (caught.value.status, store.calls, handler.runs)
+
+
+@given(st.text(max_size=200))
+def test_any_unsigned_header_writes_nothing(header: str) -> None:
+    """Whatever the header, an unsigned delivery raises WebhookSignatureError and writes nothing."""
+    store = CountingStore()
+    clock = FakeClock(T0)
+    processor = WebhookProcessor(store, clock, config(), {TYPE: FlakyHandler()})
+    with pytest.raises(WebhookSignatureError):
+        processor.handle(body(), header)
+    assert [] == store.calls
 
 
 @pytest.mark.parametrize("seconds", [-301, 301])

@@ -47,9 +47,7 @@ _MAX_UNIX = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 def _unix_time(value: object) -> object:
-    """Unix seconds -> aware UTC datetime; ``None`` passes; anything else is refused."""
-    if value is None:
-        return None
+    """Unix seconds -> aware UTC datetime; anything else is refused."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_UNIX:
         return datetime.fromtimestamp(value, UTC)
     raise ValueError("must be Unix seconds (a whole number from 0 to year 9999)")

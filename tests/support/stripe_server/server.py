@@ -307,6 +307,8 @@ async def overrides(request: web.Request, handler: Any) -> web.StreamResponse:
     for method, pattern, override in OVERRIDES:
         match = pattern.match(request.path)
         if request.method == method and match:
+            if get_api_key(request) is None:
+                return UserError(401, "Unauthorized").to_response()
             request.match_info.update(match.groupdict())
             try:
                 result = override(request)
@@ -324,7 +326,7 @@ async def schedule_failure(request: web.Request) -> web.Response:
     data = await get_post_data(request) or {}
     failure = {"status": int(data["status"]), "type": data.get("type", "api_error")}
     FAILURES.extend([failure] * int(data.get("count", 1)))
-    return web.Response()
+    return json_response({"scheduled": len(FAILURES)})
 
 
 def _fingerprint(request: web.Request, body: bytes) -> tuple[Any, ...]:

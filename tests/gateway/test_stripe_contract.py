@@ -7,7 +7,7 @@ import pytest
 from compute_pricing.ports import PaymentGateway
 from compute_pricing.testing.gateway import PaymentGatewayContract, ProviderSetup
 from compute_pricing_stripe import StripePaymentGateway
-from tests.stripe.provider import StripeProviderSetup
+from tests.gateway.provider import StripeProviderSetup
 
 
 class TestStripePaymentGateway(PaymentGatewayContract):

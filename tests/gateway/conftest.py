@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 import stripe
+
 from compute_pricing_stripe import StripePaymentGateway
-from tests.stripe.provider import StripeProviderSetup
+from tests.gateway.provider import StripeProviderSetup
 from tests.support.stripe_server import ensure_localstripe_venv, stripe_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

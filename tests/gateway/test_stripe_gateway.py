@@ -154,3 +154,30 @@ def test_an_unreachable_server_is_unavailable() -> None:
     with pytest.raises(PaymentProviderUnavailableError) as raised:
         gateway.list_refunds("ch_1")
     assert isinstance(raised.value.__cause__, stripe.APIConnectionError)
+
+
+def test_a_reused_key_is_refused_as_stripe_refuses_it(
+    stripe_gateway: StripePaymentGateway, stripe_provider: StripeProviderSetup
+) -> None:
+    """Another amount under a used key is Stripe's ``idempotency_error``, naming the key."""
+    intent, _charge = stripe_provider.paid_payment(4_900)
+    stripe_gateway.create_refund(
+        payment_intent=intent, amount_cents=100, reason=None, idempotency_key="re:reuse"
+    )
+    with pytest.raises(PaymentRequestError) as raised:
+        stripe_gateway.create_refund(
+            payment_intent=intent, amount_cents=200, reason=None, idempotency_key="re:reuse"
+        )
+    assert isinstance(raised.value.__cause__, stripe.IdempotencyError)
+    assert "idempotency_key" == raised.value.param
+
+
+def test_the_server_marks_a_replayed_answer(stripe_client: stripe.StripeClient) -> None:
+    """The second request under a key gets the stored body and ``Idempotent-Replayed``."""
+    options: stripe.RequestOptions = {"idempotency_key": "cus:replay-header"}
+    first = stripe_client.raw_request("post", "/v1/customers", description="a", **options)
+    again = stripe_client.raw_request("post", "/v1/customers", description="a", **options)
+    assert (200, 200) == (first.code, again.code)
+    assert first.body == again.body
+    assert "true" == again.headers.get("Idempotent-Replayed")
+    assert first.headers.get("Idempotent-Replayed") is None

@@ -148,7 +148,7 @@ class Billing:
         command = cmd.Attribute(
             run_id=validate_run_id(run_id),
             step=validate_step(step),
-            costs=parse_costs(costs),
+            costs=parse_costs(costs, self.config.compute.max_categories_per_run),
             reservation_id=reservation.reservation_id if reservation else None,
         )
         if not self.config.compute_mode:

@@ -35,11 +35,11 @@ from pydantic import (
 )
 
 from compute_pricing.errors import ConfigError
+from compute_pricing.state import BREAKDOWN_CEILING
 from compute_pricing.validation import MAX_UNITS
 
 __all__ = [
     "CATEGORY_PATTERN",
-    "MAX_BREAKDOWN_CEILING",
     "MAX_DAYS",
     "AlertSettings",
     "BillingConfig",
@@ -52,15 +52,13 @@ __all__ = [
 _ID = r"^[A-Za-z0-9_.-]{1,64}$"
 _ORG = r"^[A-Za-z0-9_.:-]{1,128}$"
 _PRICE = r"^[A-Za-z0-9_.:-]{1,200}$"
-#: Cost category names: what a run's ``costs`` keys and a plan's ``ratios`` keys must match.
+#: Cost category names: a run's ``costs`` keys and a plan's ``ratios`` keys (1-64 characters).
 CATEGORY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 _COUNTER = re.compile(r"^[a-z][a-z0-9_-]{0,63}\.[a-z][a-z0-9_-]{0,63}$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TOML_POSITION = re.compile(r"line (\d+), column (\d+)")
 #: Largest day count (about 100 years): ``now + timedelta(days=MAX_DAYS)`` stays a ``datetime``.
 MAX_DAYS = 36_500
-#: Hard ceiling of a week's stored breakdown, whatever ``compute.max_breakdown_categories`` says.
-MAX_BREAKDOWN_CEILING = 256
 _MAX_TTL_SECONDS = 366 * 24 * 3600
 
 
@@ -131,8 +129,8 @@ class ComputeSettings(_Settings):
     run_base_units: _Units = 1
     dollars_to_compute: _PositiveUnits = 1000
     max_compute_per_run: _PositiveUnits = 10_000
-    max_categories_per_run: Annotated[int, Field(gt=0, le=MAX_BREAKDOWN_CEILING)] = 32
-    max_breakdown_categories: Annotated[int, Field(gt=0, le=MAX_BREAKDOWN_CEILING)] = 64
+    max_categories_per_run: Annotated[int, Field(gt=0, le=BREAKDOWN_CEILING)] = 32
+    max_breakdown_categories: Annotated[int, Field(gt=0, le=BREAKDOWN_CEILING)] = 64
 
 
 class AlertSettings(_Settings):
@@ -177,7 +175,7 @@ class PlanSettings(_Settings):
     compute_quota: _Units = 0
     stripe_price_monthly: Annotated[str, Field(pattern=_PRICE)] | None = None
     stripe_price_annual: Annotated[str, Field(pattern=_PRICE)] | None = None
-    ratios: Annotated[dict[_Category, float], Field(max_length=MAX_BREAKDOWN_CEILING)] = Field(
+    ratios: Annotated[dict[_Category, float], Field(max_length=BREAKDOWN_CEILING)] = Field(
         default_factory=lambda: {"default": 1.0}
     )
     limits: Annotated[dict[str, float], Field(max_length=256)] = Field(default_factory=dict)

@@ -311,7 +311,7 @@ class Billing:
         """Close the week and open the next, settling overflow debt (idempotent per week)."""
         org = require_org(org)
         if period_start is not None:
-            if not isinstance(period_start, datetime):
+            if not isinstance(period_start, datetime) or period_start.utcoffset() is None:
                 raise InvalidInputError("period_start", period_start, "must be an aware datetime")
             period_start = to_utc_ms(period_start)
         if not self.config.compute_mode:

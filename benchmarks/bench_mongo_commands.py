@@ -261,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         return
     python = ensure_mongoeco_venv(ROOT)
-    with mongoeco_server(python, ROOT / "scripts" / "mongoeco_server.py") as uri:
+    with mongoeco_server(python, ROOT / "tests" / "support" / "mongoeco_server.py") as uri:
         run(
             uri,
             "the mongoeco wire server (in-memory engine)",

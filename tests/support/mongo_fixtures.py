@@ -35,7 +35,7 @@ from tests.support.mongo_wire import ensure_mongoeco_venv, mongoeco_server
 from tests.support.tiers import REAL_URI_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVER_SCRIPT = REPO_ROOT / "scripts" / "mongoeco_server.py"
+SERVER_SCRIPT = Path(__file__).resolve().parent / "mongoeco_server.py"
 
 Db = Database[dict[str, Any]]
 Client = MongoClient[dict[str, Any]]

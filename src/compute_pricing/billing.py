@@ -1,4 +1,4 @@
-"""The composition root and public facade: :class:`Billing` (DESIGN 4).
+"""The composition root and public facade: :class:`Billing` (docs/rules.md "Public API").
 
 ``Billing(config, stores=..., clock=...)`` wires the ports to the use cases; everything a host
 application calls hangs off it. ``Billing.in_memory(config, clock=...)`` is the embedded

@@ -56,7 +56,7 @@ class EventPublisher(Protocol):
 
 
 class AccountStore(Protocol):
-    """Journal + snapshot storage of account aggregates (DESIGN 2.1).
+    """Journal + snapshot storage of account aggregates (docs/rules.md "Accounts").
 
     Guarantees:
     - :meth:`append` is atomic and is the commit point. It raises
@@ -129,7 +129,7 @@ class PlanRepository(Protocol):
 
 
 class PlanCatalog(Protocol):
-    """Plan lookups for the use cases (DESIGN 3.1)."""
+    """Plan lookups for the use cases (docs/rules.md "Plans")."""
 
     def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:
         """The version in force at ``at`` (now by default); ``UnknownPlanError`` if none."""
@@ -149,7 +149,7 @@ class PlanCatalog(Protocol):
 
 
 class ProcessedEventStore(Protocol):
-    """Claims on Stripe event ids so each webhook is handled once (DESIGN 3.8)."""
+    """Claims on Stripe event ids so each webhook is handled once (docs/rules.md "Stripe")."""
 
     def claim(self, event_id: str, event_type: str, now: datetime) -> str:
         """Claim ``event_id``: ``"claimed"``, ``"done"`` (processed before) or ``"dead"``."""

@@ -36,7 +36,7 @@ OTHER_CATEGORY = "other"
 #: ``compute.max_breakdown_categories`` sets the usual, lower bound when charging).
 BREAKDOWN_CEILING = 256
 
-#: Subscription statuses gated at the default plan's quota (DESIGN 3.6).
+#: Subscription statuses gated at the default plan's quota (docs/rules.md "Quota gate").
 FAIL_CLOSED_STATUSES = frozenset(
     {"paused", "unpaid", "incomplete", "incomplete_expired", "canceled"}
 )

@@ -135,9 +135,8 @@ class CachedPlanCatalog:
                 # Another process starting at the same time may publish it first: same terms.
                 with contextlib.suppress(PlanVersionExistsError):
                     repository.add(configured)
-                stored = repository.get(settings.plan_id, settings.version)
-            if stored is not None:
-                _refuse_edited(index, stored, configured)
+                stored = repository.get(settings.plan_id, settings.version) or configured
+            _refuse_edited(index, stored, configured)
         return cls(repository, clock, publisher)
 
     def _on_event(self, event: Event) -> None:

@@ -96,7 +96,7 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
 
 def _config_error(exc: ValidationError) -> ConfigError:
     error = exc.errors()[0]
-    return ConfigError(_dotted(error["loc"]), error["msg"])
+    return ConfigError(_dotted(error["loc"]), error["msg"].removeprefix("Value error, "))
 
 
 class _Settings(BaseModel):
@@ -157,6 +157,17 @@ class StripeSettings(_Settings):
         SecretStr | tuple[SecretStr, ...] | None, BeforeValidator(_as_tuple)
     ] = None
     webhook_tolerance_seconds: Annotated[int, Field(gt=0, le=3600)] = 300
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secrets_present(
+        cls, value: SecretStr | tuple[SecretStr, ...] | None
+    ) -> SecretStr | tuple[SecretStr, ...] | None:
+        # an empty signing secret would verify a signature anyone can compute
+        listed = value if isinstance(value, tuple) else () if value is None else (value,)
+        if (value is not None and not listed) or not all(s.get_secret_value() for s in listed):
+            raise ValueError("must be a non-empty secret or a non-empty list of them")
+        return value
 
     def webhook_secrets(self) -> tuple[str, ...]:
         """Every configured signing secret, in order (empty when none is set)."""

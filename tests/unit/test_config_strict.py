@@ -278,3 +278,31 @@ def test_redirects_are_https_to_listed_hosts_unless_http_is_allowed() -> None:
         lenient.redirect_allowed("https://127.0.0.1/ok"),
         lenient.redirect_allowed("ftp://127.0.0.1/ok"),
     ]
+
+
+@pytest.mark.parametrize("secret", ["", [], ["whsec_a", ""]])
+def test_an_empty_webhook_secret_is_refused(secret: object) -> None:
+    """An empty signing secret (which anyone could sign with) is refused on the field."""
+    with pytest.raises(ConfigError) as caught:
+        BillingConfig.from_dict({"stripe": {"webhook_secret": secret}})
+
+    assert ("stripe.webhook_secret", "must be a non-empty secret or a non-empty list of them") == (
+        caught.value.field,
+        caught.value.reason,
+    )
+
+
+@pytest.mark.parametrize(
+    ("plan", "field"),
+    [
+        ({"effective_from": datetime(2026, 1, 1)}, "plans.0.effective_from"),  # noqa: DTZ001
+        ({"limits": {"documents.create": 2.5}}, "plans.0.limits"),
+        ({"ratios": {"gpu/hour": 1.0}}, "plans.0.ratios.gpu/hour"),
+    ],
+)
+def test_plan_terms_are_checked(plan: dict[str, Any], field: str) -> None:
+    """Naive instants, fractional limits and badly named ratio categories name their field."""
+    with pytest.raises(ConfigError) as caught:
+        BillingConfig.from_dict({"plans": [{"plan_id": "free", **plan}]})
+
+    assert field == caught.value.field

@@ -1,6 +1,6 @@
 """``MongoAccountStore``: the account journal and its snapshots in two collections.
 
-One business operation is one single-document write (DESIGN 2.1): the journal insert at
+One business operation is one single-document write (rules.md "Accounts"): the journal insert at
 ``seq = version + 1`` under the unique ``(org, seq)`` and ``(org, key)`` indexes is the commit;
 the snapshot refresh afterwards is a conditional upsert on ``version`` that never moves
 backwards. No multi-document transaction is used anywhere.

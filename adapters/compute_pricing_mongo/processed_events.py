@@ -1,4 +1,4 @@
-"""``MongoProcessedEventStore``: one claim document per Stripe event id (DESIGN 3.8).
+"""``MongoProcessedEventStore``: one claim document per Stripe event id (docs/rules.md "Stripe").
 
 A claim document is ``{_id: event_id, event_id, type, processed_at, attempts, last_error,
 done, dead_letter, touched_at}``. ``processed_at`` is the caller's clock (the logical time the port

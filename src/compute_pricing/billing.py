@@ -1,4 +1,4 @@
-"""The composition root and public facade: :class:`Billing` (DESIGN 4).
+"""The composition root and public facade: :class:`Billing` (docs/rules.md "Public API").
 
 ``Billing(config, stores=..., clock=...)`` wires the ports to the use cases; everything a host
 application calls hangs off it. ``Billing.in_memory(config, clock=...)`` is the embedded
@@ -167,7 +167,7 @@ class Billing:
         command = cmd.Attribute(
             run_id=validate_run_id(run_id),
             step=validate_step(step),
-            costs=parse_costs(costs),
+            costs=parse_costs(costs, self.config.compute.max_categories_per_run),
             reservation_id=reservation.reservation_id if reservation else None,
         )
         if not self.config.compute_mode:
@@ -330,7 +330,7 @@ class Billing:
         """Close the week and open the next, settling overflow debt (idempotent per week)."""
         org = require_org(org)
         if period_start is not None:
-            if not isinstance(period_start, datetime):
+            if not isinstance(period_start, datetime) or period_start.utcoffset() is None:
                 raise InvalidInputError("period_start", period_start, "must be an aware datetime")
             period_start = to_utc_ms(period_start)
         if not self.config.compute_mode:

@@ -409,7 +409,7 @@ class ComputeExhaustedError(BillingError):
         self.upgrade_url = upgrade_url
 
     def details(self) -> dict[str, Any]:
-        """The 402 body fields of DESIGN 3.6."""
+        """The 402 body fields of docs/rules.md "Quota gate"."""
         return {
             "compute_used": self.compute_used,
             "compute_quota": self.compute_quota,
@@ -454,7 +454,7 @@ class QuotaExceededError(BillingError):
         self.upgrade_url = upgrade_url
 
     def details(self) -> dict[str, Any]:
-        """The 429 body fields of DESIGN 3.6."""
+        """The 429 body fields of docs/rules.md "Quota gate"."""
         return {
             "resource": self.resource,
             "action": self.action,

@@ -1,4 +1,4 @@
-"""Domain events: frozen, past-tense facts (DESIGN 3.9).
+"""Domain events: frozen, past-tense facts (docs/rules.md "Events").
 
 Account events are both what the journal stores and what :func:`~compute_pricing.evolve.evolve`
 folds into the account; every one is published to listeners after its commit. ``name`` is the

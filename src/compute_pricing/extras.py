@@ -1,4 +1,4 @@
-"""Extras use cases (DESIGN 3.4): packs, debits, refunds, expiry, balance and ledger view.
+"""Extras use cases (docs/rules.md "Extras ledger"): packs, debits, refunds, expiry, ledger.
 
 Every write goes through :class:`~compute_pricing.accounts.AccountService`, so each is one
 idempotent commit on the org's account; the ledger view reads the journal.

@@ -57,7 +57,7 @@ class EventPublisher(Protocol):
 
 
 class AccountStore(Protocol):
-    """Journal + snapshot storage of account aggregates (DESIGN 2.1).
+    """Journal + snapshot storage of account aggregates (docs/rules.md "Accounts").
 
     Guarantees:
     - :meth:`append` is atomic and is the commit point. It raises
@@ -130,7 +130,7 @@ class PlanRepository(Protocol):
 
 
 class PlanCatalog(Protocol):
-    """Plan lookups for the use cases (DESIGN 3.1)."""
+    """Plan lookups for the use cases (docs/rules.md "Plans")."""
 
     def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:
         """The version in force at ``at`` (now by default); ``UnknownPlanError`` if none."""
@@ -150,7 +150,7 @@ class PlanCatalog(Protocol):
 
 
 class ProcessedEventStore(Protocol):
-    """Claims on Stripe event ids so each webhook is handled once (DESIGN 3.8).
+    """Claims on Stripe event ids so each webhook is handled once (docs/rules.md "Stripe").
 
     One record per ``event_id`` (see :class:`~compute_pricing.stripe.records.ProcessedEvent`).
     A record untouched for the TTL (30 days by default) is forgotten, so an event claimed that

@@ -6,13 +6,13 @@ module therefore:
 
 * builds a dedicated virtualenv ``<root>/.venv-mongoeco`` with a Python 3.13
   interpreter and the pinned ``mongoeco[wire]`` (:func:`ensure_mongoeco_venv`);
-* starts ``scripts/mongoeco_server.py`` in that interpreter as a child process
+* starts ``tests/support/mongoeco_server.py`` in that interpreter as a child process
   and yields a ``mongodb://`` URI for pymongo (:func:`mongoeco_server`).
 
 Typical fixture::
 
     python = ensure_mongoeco_venv(REPO_ROOT)
-    with mongoeco_server(python, REPO_ROOT / "scripts" / "mongoeco_server.py") as uri:
+    with mongoeco_server(python, Path(__file__).resolve().parent / "mongoeco_server.py") as uri:
         client = pymongo.MongoClient(uri, tz_aware=True)
 
 A missing Python 3.13 is an error (:class:`RuntimeError`), never a skip, so a

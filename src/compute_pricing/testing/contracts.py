@@ -136,7 +136,7 @@ def _state(entries: list[JournalEntry], org: str) -> Account:
 
 
 class AccountStoreContract:
-    """The ``AccountStore`` guarantees (DESIGN 2.1); provide a fresh ``store`` fixture."""
+    """The ``AccountStore`` guarantees (docs/rules.md "Accounts"); needs a ``store`` fixture."""
 
     @pytest.fixture
     def store(self) -> AccountStore:

@@ -173,7 +173,9 @@ def test_a_killed_run_is_finished_by_the_next_without_doubles_or_gaps(
         victim.communicate(timeout=TIMEOUT)
     assert -signal.SIGKILL == victim.returncode
     assert {"org_0": 1, "org_1": 1} == writes(db, "ExpireLot")
-    assert "org_1" == db["job_cursors"].find_one({"_id": "extras-expiration"})["after"]
+    cursor = db["job_cursors"].find_one({"_id": "extras-expiration"})
+    assert cursor is not None
+    assert "org_1" == cursor["after"]
     time.sleep(1.2)  # the dead holder's lease expires
     code, summary, _ = run(args)
     assert (0, "org_1", len(ORGS) - 2, 0) == (

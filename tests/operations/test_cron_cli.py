@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from compute_pricing import Billing, FakeClock
+from compute_pricing import Billing, FakeClock, cli
 from compute_pricing.memory import SequentialIds
 from compute_pricing_mongo import MongoStores
 from tests.conftest import START, compute_config
@@ -252,3 +252,51 @@ def test_an_unreachable_server_is_one_short_line_and_exit_2(config_file: Path) -
     assert [
         "error: MongoDB connect failed: no MongoDB server answered at 127.0.0.1:9 within 0.3s"
     ] == done.stderr.splitlines()
+
+
+def test_in_process_cron_and_admin_commands_share_the_wire_database(
+    mongo_wire_uri: str,
+    mongo_wire_databases: DatabaseFactory,
+    config_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``cli.main`` runs a cron, ``admin adjust`` twice (one credit) and ``admin show``."""
+    db = prepared("weekly-reset", mongo_wire_databases)
+    monkeypatch.setenv("COMPUTE_PRICING_CONFIG", str(config_file))
+    monkeypatch.setenv("COMPUTE_PRICING_MONGODB_URI", mongo_wire_uri)
+    monkeypatch.setenv("COMPUTE_PRICING_MONGODB_DB", db.name)
+    assert 0 == cli.main(["cron", "weekly-reset"])
+    assert len(ORGS) == json.loads(capsys.readouterr().out)["processed"]
+    adjust = ["admin", "adjust", "org_0", "-5", "--reason", "double charge", "--ref", "t_1"]
+    assert 0 == cli.main(adjust)
+    assert 0 == cli.main(adjust)
+    outputs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(495, False), (495, True)] == [(o["balance"], o["replayed"]) for o in outputs]
+    assert 0 == cli.main(["admin", "show", "org_0", "--entries", "1"])
+    view = json.loads(capsys.readouterr().out)
+    assert (["adjust:t_1"], 495) == (
+        [entry["key"] for entry in view["journal"]],
+        view["balance"]["balance"],
+    )
+
+
+def test_the_database_comes_from_the_uri_or_must_be_named(
+    mongo_wire_uri: str,
+    mongo_wire_databases: DatabaseFactory,
+    config_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A URI naming a database needs no ``--db``; one naming none is exit 2 saying so."""
+    db = prepared("reconcile", mongo_wire_databases)
+    monkeypatch.delenv("COMPUTE_PRICING_MONGODB_DB", raising=False)
+    base, _, query = mongo_wire_uri.partition("/?")
+    args = ["cron", "reconcile", "--config", str(config_file), "--uri"]
+    assert 0 == cli.main([*args, f"{base}/{db.name}?{query}"])
+    assert len(ORGS) == json.loads(capsys.readouterr().out)["processed"]
+    assert 2 == cli.main([*args, mongo_wire_uri])
+    assert (
+        "error: db: the URI names no database: pass --db or set COMPUTE_PRICING_MONGODB_DB\n"
+        == capsys.readouterr().err
+    )

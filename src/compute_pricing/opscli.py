@@ -200,6 +200,8 @@ def _cron(args: argparse.Namespace) -> int:
             )
     except OperatorConfigError as exc:
         return _error(str(exc))
+    except BillingError as exc:  # the lease or cursor store failed: not one org's problem
+        return _error(f"{exc.code}: {exc.message}")
     finally:
         progress.close()
     sys.stdout.write(json.dumps(summary.to_dict(), sort_keys=False) + "\n")

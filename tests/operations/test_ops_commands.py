@@ -351,3 +351,26 @@ def test_config_file_written_by_the_library_passes_the_check(
     path = write(tmp_path, tomli_w.dumps(compute_config().to_toml_dict()))
     assert 0 == cli.main(["config", "check", str(path)])
     assert "compute_mode=on" in capsys.readouterr().out
+
+
+def test_a_store_failure_outside_any_org_is_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lease itself cannot be taken: one line on stderr, exit 2, no summary line."""
+    from contextlib import contextmanager  # noqa: PLC0415 - local to this test
+
+    from compute_pricing.errors import ConcurrencyConflictError  # noqa: PLC0415 - idem
+
+    def broken_run(*_: Any, **__: Any) -> Any:
+        raise ConcurrencyConflictError("locks", 3)
+
+    @contextmanager
+    def memory_billing(*_: Any, **__: Any) -> Any:
+        yield Billing.in_memory(compute_config())
+
+    monkeypatch.setattr(opscli, "open_billing", memory_billing)
+    monkeypatch.setattr(opscli, "run_job", broken_run)
+    assert 2 == cli.main(["cron", "weekly-reset"])
+    captured = capsys.readouterr()
+    assert ("", 1) == (captured.out, len(captured.err.splitlines()))
+    assert captured.err.startswith("error: CONCURRENCY_CONFLICT")

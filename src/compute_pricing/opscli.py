@@ -55,6 +55,8 @@ PAUSE_AFTER_ENV_VAR = "COMPUTE_PRICING_TEST_PAUSE_AFTER"
 """Test hook: a cron run pauses (sleeps) after this many orgs, so a test can SIGKILL it."""
 
 _CONFIG_ERROR = 2
+jitter_sleep: Callable[[float], None] = time.sleep
+"""How the startup jitter waits (replaceable in tests)."""
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 Opener = Callable[..., AbstractContextManager["Stores"]]
@@ -187,7 +189,7 @@ def _cron(args: argparse.Namespace) -> int:
     if args.lock_ttl < 1:
         return _error("--lock-ttl must be >= 1")
     if args.jitter_seconds:
-        time.sleep(random.uniform(0, args.jitter_seconds))  # noqa: S311 - not cryptographic
+        jitter_sleep(random.uniform(0, args.jitter_seconds))  # noqa: S311 - not cryptographic
     progress = _Progress(args.job)
     try:
         with open_billing(args) as billing:

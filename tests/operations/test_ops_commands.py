@@ -142,7 +142,7 @@ def test_cron_with_jitter_sleeps_before_starting(
 ) -> None:
     """``--jitter-seconds 5`` sleeps a random 0..5 s before connecting."""
     slept: list[float] = []
-    monkeypatch.setattr("compute_pricing.opscli.time.sleep", slept.append)
+    monkeypatch.setattr(opscli, "jitter_sleep", slept.append)
     monkeypatch.delenv(opscli.URI_ENV_VAR, raising=False)
     path = write(tmp_path, GOOD_TOML)
     assert 2 == cli.main(["cron", "reconcile", "--config", str(path), "--jitter-seconds", "5"])

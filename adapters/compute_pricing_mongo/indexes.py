@@ -89,6 +89,11 @@ def index_models(
                 expireAfterSeconds=processed_event_ttl_days * _DAY_SECONDS,
                 partialFilterExpression={"dead_letter": False},
             ),
+            IndexModel(
+                [("processed_at", ASCENDING), ("_id", ASCENDING)],
+                name="dead_letters",
+                partialFilterExpression={"dead_letter": True},
+            ),
         ),
     }
 

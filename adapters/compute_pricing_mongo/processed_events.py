@@ -1,12 +1,13 @@
 """``MongoProcessedEventStore``: one claim document per Stripe event id (DESIGN 3.8).
 
-A claim document is ``{_id: event_id, event_id, type, processed_at, attempts, done,
-dead_letter, touched_at}``. ``processed_at`` is the caller's clock (the logical time the port
+A claim document is ``{_id: event_id, event_id, type, processed_at, attempts, last_error,
+done, dead_letter, touched_at}``. ``processed_at`` is the caller's clock (the logical time the port
 reasons with, exactly like the in-memory store); ``touched_at`` is the server's own time of the
 last write (``$currentDate``) and is what the TTL index ``touched_at_ttl`` expires on. Using the
 server's time there keeps garbage collection correct whatever clock the caller runs on (a fake
 clock in tests, a skewed host). The TTL index is partial on ``dead_letter: false``; every write
-sets the flag, so each document is either covered by the TTL or a dead letter that stays.
+sets the flag, so each document is either covered by the TTL or a dead letter that stays. The
+partial index ``dead_letters`` lists dead letters oldest first without a collection scan.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, cast
 from pymongo import ReturnDocument
 from pymongo.database import Database
 
+from compute_pricing.stripe.records import MAX_ERROR_LENGTH, ProcessedEvent
 from compute_pricing_mongo._documents import decode
 from compute_pricing_mongo._names import PROCESSED_EVENTS, Document
 from compute_pricing_mongo.errors import translated
@@ -33,9 +35,22 @@ def _fresh(event_id: str, event_type: str, now: datetime) -> Document:
         "type": event_type,
         "processed_at": now,
         "attempts": 0,
+        "last_error": "",
         "done": False,
         "dead_letter": False,
     }
+
+
+def _record(doc: Document) -> ProcessedEvent:
+    return ProcessedEvent(
+        event_id=str(doc["_id"]),
+        type=str(doc.get("type", "")),
+        processed_at=decode(doc["processed_at"]),
+        attempts=int(doc.get("attempts", 0)),
+        last_error=str(doc.get("last_error", "")),
+        dead_letter=bool(doc.get("dead_letter", False)),
+        done=bool(doc.get("done", False)),
+    )
 
 
 class MongoProcessedEventStore:
@@ -82,6 +97,7 @@ class MongoProcessedEventStore:
                         "event_id": event_id,
                         "type": "",
                         "attempts": 0,
+                        "last_error": "",
                         "dead_letter": False,
                     },
                     "$currentDate": _TOUCH,
@@ -89,8 +105,10 @@ class MongoProcessedEventStore:
                 upsert=True,
             )
 
-    def mark_failed(self, event_id: str, now: datetime, max_attempts: int) -> bool:
-        """Count a failure atomically; at ``max_attempts`` the claim becomes a dead letter."""
+    def mark_failed(
+        self, event_id: str, now: datetime, max_attempts: int, *, error: str = ""
+    ) -> bool:
+        """Count a failure atomically, keeping ``error``; at ``max_attempts`` it is dead."""
         with translated("mark event failed"):
             # An upsert returning the document after the update always returns one.
             after = cast(
@@ -99,7 +117,7 @@ class MongoProcessedEventStore:
                     {"_id": event_id},
                     {
                         "$inc": {"attempts": 1},
-                        "$set": {"processed_at": now},
+                        "$set": {"processed_at": now, "last_error": error[:MAX_ERROR_LENGTH]},
                         "$setOnInsert": {
                             "event_id": event_id,
                             "type": "",
@@ -116,3 +134,36 @@ class MongoProcessedEventStore:
                 return False
             self._events.update_one({"_id": event_id}, {"$set": {"dead_letter": True}})
         return True
+
+    def get(self, event_id: str) -> ProcessedEvent | None:
+        """The record of ``event_id``, if stored."""
+        with translated("read event claim"):
+            doc = self._events.find_one({"_id": event_id})
+        return None if doc is None else _record(doc)
+
+    def dead_letters(self, *, limit: int = 100) -> list[ProcessedEvent]:
+        """Dead letters, oldest ``processed_at`` first (the ``dead_letters`` index)."""
+        if limit <= 0:
+            return []
+        with translated("list dead letters"):
+            cursor = (
+                self._events.find({"dead_letter": True})
+                .sort([("processed_at", 1), ("_id", 1)])
+                .limit(limit)
+            )
+            return [_record(doc) for doc in cursor]
+
+    def release_for_replay(self, event_id: str, now: datetime) -> bool:
+        """Make a dead letter claimable again (attempts kept); it is TTL-covered once more."""
+        with translated("release dead letter"):
+            result = self._events.update_one(
+                {"_id": event_id, "dead_letter": True},
+                {"$set": {"dead_letter": False, "processed_at": now}, "$currentDate": _TOUCH},
+            )
+        return result.modified_count == 1
+
+    def purge(self, event_id: str) -> bool:
+        """Delete the record of ``event_id``."""
+        with translated("purge event claim"):
+            result = self._events.delete_one({"_id": event_id})
+        return result.deleted_count == 1

@@ -23,6 +23,9 @@ name                                      kind       attributes
 ``use_case.duration``                     histogram  ``use_case``, ``outcome``; seconds
 ========================================  =========  ============================================
 
+A webhook's ``outcome`` is its answer's ``result`` (``applied``, ``duplicate``, ``ignored``,
+``dead_lettered``...) or ``error_<status>`` when the delivery was refused or failed.
+
 Spans: one ``compute_pricing.<use case>`` span around each wrapped call (``org`` attribute when
 the first argument is the org), marked as an error with the library error's code when it raises.
 """
@@ -52,6 +55,7 @@ USE_CASES: tuple[str, ...] = (
     "check_quota",
     "commit",
     "dunning_sweep",
+    "handle_stripe_webhook",
     "payment_failed",
     "payment_succeeded",
     "record_usage",
@@ -155,6 +159,8 @@ class BillingInstrumentation:
                     span.set_attribute("error.code", exc.code)
                     if use_case == "check_quota":
                         self.gate_checks.add(1, {"outcome": str(exc.status)})
+                    elif use_case == "handle_stripe_webhook":
+                        self.record_webhook(f"error_{exc.status}")
                     raise
                 finally:
                     self.use_case_duration.record(
@@ -162,6 +168,8 @@ class BillingInstrumentation:
                     )
                 if use_case == "check_quota":
                     self.gate_checks.add(1, {"outcome": "allowed"})
+                elif use_case == "handle_stripe_webhook":
+                    self.record_webhook(str(result.result), str(result.event_type))
                 return result
 
         return traced

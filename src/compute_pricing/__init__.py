@@ -79,6 +79,7 @@ from compute_pricing.events import (
     UsageRecorded,
     WeekOpened,
 )
+from compute_pricing.fake_gateway import FakePaymentGateway
 from compute_pricing.memory import (
     EventRecorder,
     InMemoryAccountStore,
@@ -100,6 +101,9 @@ from compute_pricing.results import (
     SweepSummary,
     UsageView,
 )
+from compute_pricing.stripe.payloads import StripeEvent
+from compute_pricing.stripe.pipeline import WebhookOutcome, WebhookProcessor
+from compute_pricing.stripe.records import ProcessedEvent
 from compute_pricing.timekeeping import FakeClock, SystemClock, month_key, week_key
 
 __version__ = "0.1.0"
@@ -133,6 +137,7 @@ __all__ = [
     "ExtrasDebited",
     "ExtrasExhausted",
     "FakeClock",
+    "FakePaymentGateway",
     "ForbiddenError",
     "IdempotencyConflictError",
     "InMemoryAccountStore",
@@ -163,6 +168,7 @@ __all__ = [
     "PlanSettings",
     "PlanVersionBumped",
     "PlanVersionExistsError",
+    "ProcessedEvent",
     "QuotaExceededError",
     "ReadOnlyCatalogError",
     "RedirectNotAllowedError",
@@ -173,6 +179,7 @@ __all__ = [
     "SequentialIds",
     "StaticPlanCatalog",
     "Stores",
+    "StripeEvent",
     "StripeSettings",
     "SubscriptionExpired",
     "SubscriptionInfo",
@@ -189,7 +196,9 @@ __all__ = [
     "UuidIds",
     "WebhookError",
     "WebhookHandlerError",
+    "WebhookOutcome",
     "WebhookPayloadError",
+    "WebhookProcessor",
     "WebhookSignatureError",
     "WeekOpened",
     "__version__",

@@ -25,6 +25,7 @@ from compute_pricing.errors import (
 )
 from compute_pricing.evolve import fold
 from compute_pricing.extras import ExtrasService
+from compute_pricing.fake_gateway import FakePaymentGateway
 from compute_pricing.memory import (
     EventRecorder,
     InMemoryAccountStore,
@@ -45,6 +46,7 @@ from compute_pricing.ports import (
     JobCursorStore,
     Lock,
     OrgDirectory,
+    PaymentGateway,
     PlanCatalog,
     PlanRepository,
     ProcessedEventStore,
@@ -59,6 +61,7 @@ from compute_pricing.results import (
 from compute_pricing.rules.attribution import parse_costs, validate_run_id, validate_step
 from compute_pricing.rules.legacy import counter_name, current_count
 from compute_pricing.state import FAIL_CLOSED_STATUSES, Account
+from compute_pricing.stripe.pipeline import WebhookOutcome, WebhookProcessor
 from compute_pricing.timekeeping import SystemClock, month_key, to_utc_ms
 from compute_pricing.validation import require_org, require_units, validate_ref
 
@@ -119,8 +122,10 @@ class Billing:
         publisher: EventPublisher | None = None,
         ids: IdGenerator | None = None,
         catalog: PlanCatalog | None = None,
+        gateway: PaymentGateway | None = None,
     ) -> None:
         self.config = config
+        self.gateway: PaymentGateway | None = gateway
         self.clock: Clock = clock or SystemClock()
         self.events: EventPublisher = publisher or EventRecorder()
         self.ids: IdGenerator = ids or UuidIds()
@@ -134,15 +139,29 @@ class Billing:
         self.accounts = AccountService(stores.accounts, self.plans, config, self.clock, self.events)
         self.extras = ExtrasService(self.accounts, self._sweep)
         self.admin = AdminService(self)
+        #: Stripe webhooks: the dispatch table (``register``) and the dead-letter admin.
+        self.webhooks = WebhookProcessor(stores.processed_events, self.clock, config)
 
     @classmethod
     def in_memory(
         cls, config: BillingConfig | None = None, *, clock: Clock | None = None, **kwargs: Any
     ) -> Billing:
-        """A fully in-process instance: in-memory stores, sequential ids, an event recorder."""
+        """In-process: in-memory stores, sequential ids, an event recorder, a fake gateway."""
         clock = clock or SystemClock()
         kwargs.setdefault("ids", SequentialIds())
+        kwargs.setdefault("gateway", FakePaymentGateway())
         return cls(config or BillingConfig(), stores=InMemoryStores(clock), clock=clock, **kwargs)
+
+    # -- stripe --------------------------------------------------------------------------
+
+    def handle_stripe_webhook(self, payload: bytes, signature: str) -> WebhookOutcome:
+        """Verify and run one Stripe delivery (raw body, ``Stripe-Signature`` header) once.
+
+        Returns the outcome to answer (always 200); raises ``WebhookError`` (400, nothing
+        written) for a bad signature or payload and ``WebhookHandlerError`` (500, Stripe
+        retries) when the handler failed short of the dead-letter limit.
+        """
+        return self.webhooks.handle(payload, signature)
 
     # -- compute -------------------------------------------------------------------------
 

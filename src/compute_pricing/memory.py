@@ -27,6 +27,7 @@ from compute_pricing.events import Event
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.plans import Plan
 from compute_pricing.ports import Clock, JobCursor
+from compute_pricing.stripe.records import MAX_ERROR_LENGTH, ProcessedEvent
 
 __all__ = [
     "EventRecorder",
@@ -169,8 +170,20 @@ class _Claim:
     event_type: str
     processed_at: datetime
     attempts: int = 0
+    last_error: str = ""
     done: bool = False
     dead_letter: bool = False
+
+    def record(self, event_id: str) -> ProcessedEvent:
+        return ProcessedEvent(
+            event_id=event_id,
+            type=self.event_type,
+            processed_at=self.processed_at,
+            attempts=self.attempts,
+            last_error=self.last_error,
+            dead_letter=self.dead_letter,
+            done=self.done,
+        )
 
 
 class InMemoryProcessedEventStore:
@@ -202,14 +215,45 @@ class InMemoryProcessedEventStore:
             claim.done = True
             claim.processed_at = now
 
-    def mark_failed(self, event_id: str, now: datetime, max_attempts: int) -> bool:
-        """Count a failure; dead letter at ``max_attempts``."""
+    def mark_failed(
+        self, event_id: str, now: datetime, max_attempts: int, *, error: str = ""
+    ) -> bool:
+        """Count a failure and keep its message; dead letter at ``max_attempts``."""
         with self._lock:
             claim = self._claims.setdefault(event_id, _Claim(event_type="", processed_at=now))
             claim.attempts += 1
             claim.processed_at = now
+            claim.last_error = error[:MAX_ERROR_LENGTH]
             claim.dead_letter = claim.attempts >= max_attempts
             return claim.dead_letter
+
+    def get(self, event_id: str) -> ProcessedEvent | None:
+        """The record of ``event_id``, if stored."""
+        with self._lock:
+            claim = self._claims.get(event_id)
+            return None if claim is None else claim.record(event_id)
+
+    def dead_letters(self, *, limit: int = 100) -> list[ProcessedEvent]:
+        """Dead letters, oldest first."""
+        with self._lock:
+            dead = [claim.record(key) for key, claim in self._claims.items() if claim.dead_letter]
+        dead.sort(key=lambda record: (record.processed_at, record.event_id))
+        return dead[: max(limit, 0)]
+
+    def release_for_replay(self, event_id: str, now: datetime) -> bool:
+        """Make a dead letter claimable again, keeping its attempts."""
+        with self._lock:
+            claim = self._claims.get(event_id)
+            if claim is None or not claim.dead_letter:
+                return False
+            claim.dead_letter = False
+            claim.processed_at = now
+            return True
+
+    def purge(self, event_id: str) -> bool:
+        """Forget ``event_id``."""
+        with self._lock:
+            return self._claims.pop(event_id, None) is not None
 
 
 class InMemoryLock:

@@ -18,6 +18,7 @@ from compute_pricing.events import Event
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.payments import CheckoutRequest, CheckoutSession, RefundInfo, SubscriptionInfo
 from compute_pricing.plans import Plan
+from compute_pricing.stripe.records import ProcessedEvent
 
 __all__ = [
     "AccountStore",
@@ -154,7 +155,12 @@ class PlanCatalog(Protocol):
 
 
 class ProcessedEventStore(Protocol):
-    """Claims on Stripe event ids so each webhook is handled once (DESIGN 3.8)."""
+    """Claims on Stripe event ids so each webhook is handled once (DESIGN 3.8).
+
+    One record per ``event_id`` (see :class:`~compute_pricing.stripe.records.ProcessedEvent`).
+    A record untouched for the TTL (30 days by default) is forgotten, so an event claimed that
+    long ago is claimable again; a dead letter is never forgotten until :meth:`purge`.
+    """
 
     def claim(self, event_id: str, event_type: str, now: datetime) -> str:
         """Claim ``event_id``: ``"claimed"``, ``"done"`` (processed before) or ``"dead"``."""
@@ -164,8 +170,27 @@ class ProcessedEventStore(Protocol):
         """Record success; a later claim answers ``"done"``."""
         ...
 
-    def mark_failed(self, event_id: str, now: datetime, max_attempts: int) -> bool:
-        """Count a failure; return ``True`` when it became a dead letter."""
+    def mark_failed(
+        self, event_id: str, now: datetime, max_attempts: int, *, error: str = ""
+    ) -> bool:
+        """Count a failure and keep ``error``; return ``True`` when it became a dead letter."""
+        ...
+
+    def get(self, event_id: str) -> ProcessedEvent | None:
+        """The record of ``event_id``, if one is stored."""
+        ...
+
+    def dead_letters(self, *, limit: int = 100) -> list[ProcessedEvent]:
+        """Up to ``limit`` dead letters, oldest ``processed_at`` first (ties by event id)."""
+        ...
+
+    def release_for_replay(self, event_id: str, now: datetime) -> bool:
+        """Turn a dead letter back into a claimable event (its attempts kept); ``False`` if
+        ``event_id`` was not a dead letter."""
+        ...
+
+    def purge(self, event_id: str) -> bool:
+        """Delete the record of ``event_id`` (dead or not); ``False`` if there was none."""
         ...
 
 

@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from compute_pricing import Billing, ComputeExhaustedError, FakeClock, QuotaExceededError
+from compute_pricing.errors import WebhookSignatureError
 from compute_pricing.jobs import run_job
 from compute_pricing_otel import BillingInstrumentation, instrument
 from tests.conftest import START, compute_config, legacy_config
@@ -154,3 +155,20 @@ def test_a_publisher_without_subscribe_is_teed_and_still_delivers(
     assert "compute.attributed" in publisher.seen
     key = ("compute_pricing.attribution.units", frozenset({("source", "total")}))
     assert 10 == points(reader)[key]
+
+
+def test_webhook_deliveries_are_counted_by_outcome(
+    providers: tuple[MeterProvider, TracerProvider], reader: InMemoryMetricReader
+) -> None:
+    """A delivery with a bad signature counts as ``error_400``; the error still propagates."""
+    billing = Billing.in_memory(
+        compute_config(stripe={"webhook_secret": "whsec_test"}), clock=FakeClock(START)
+    )
+    instrumented(billing, providers)
+    with pytest.raises(WebhookSignatureError):
+        billing.handle_stripe_webhook(b"{}", "t=1,v1=00")
+    key = (
+        "compute_pricing.webhook.outcomes",
+        frozenset({("outcome", "error_400"), ("event_type", "")}),
+    )
+    assert 1 == points(reader)[key]

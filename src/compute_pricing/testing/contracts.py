@@ -398,6 +398,98 @@ class ProcessedEventStoreContract:
         processed_events.mark_failed("evt_3", T0, 5)
         assert "claimed" == processed_events.claim("evt_3", "invoice.paid", T0)
 
+    def test_a_record_keeps_type_attempts_and_last_error(
+        self, processed_events: ProcessedEventStore
+    ) -> None:
+        """``get`` returns the claim: its type, failed attempts and the latest error message."""
+        assert processed_events.get("evt_4") is None
+        processed_events.claim("evt_4", "charge.refunded", T0)
+        processed_events.mark_failed("evt_4", T0, 5, error="first")
+        later = T0 + timedelta(minutes=1)
+        processed_events.mark_failed("evt_4", later, 5, error="second " + "x" * 600)
+        record = processed_events.get("evt_4")
+        assert record is not None
+        assert ("evt_4", "charge.refunded", later, 2, False, False) == (
+            record.event_id,
+            record.type,
+            record.processed_at,
+            record.attempts,
+            record.dead_letter,
+            record.done,
+        )
+        assert ("second " + "x" * 493) == record.last_error
+
+    def test_dead_letters_lists_only_dead_letters_oldest_first(
+        self, processed_events: ProcessedEventStore
+    ) -> None:
+        """Only dead letters are listed, oldest ``processed_at`` first, at most ``limit``."""
+        for offset, event_id in ((2, "evt_b"), (1, "evt_c"), (3, "evt_a")):
+            processed_events.claim(event_id, "invoice.paid", T0)
+            processed_events.mark_failed(
+                event_id, T0 + timedelta(seconds=offset), 1, error=f"boom {event_id}"
+            )
+        processed_events.claim("evt_live", "invoice.paid", T0)
+        processed_events.mark_failed("evt_live", T0, 5)
+        processed_events.claim("evt_ok", "invoice.paid", T0)
+        processed_events.mark_done("evt_ok", T0)
+        listed = processed_events.dead_letters()
+        assert ["evt_c", "evt_b", "evt_a"] == [record.event_id for record in listed]
+        assert ["boom evt_c"] == [record.last_error for record in listed[:1]]
+        assert all(record.dead_letter for record in listed)
+        assert ["evt_c"] == [record.event_id for record in processed_events.dead_letters(limit=1)]
+        assert [] == processed_events.dead_letters(limit=0)
+
+    def test_a_dead_letter_outlives_the_ttl(self, processed_events: ProcessedEventStore) -> None:
+        """Long past the TTL a dead letter still answers ``dead`` and is still listed."""
+        processed_events.claim("evt_old", "invoice.paid", T0)
+        processed_events.mark_failed("evt_old", T0, 1)
+        much_later = T0 + timedelta(days=365)
+        assert "dead" == processed_events.claim("evt_old", "invoice.paid", much_later)
+        assert ["evt_old"] == [record.event_id for record in processed_events.dead_letters()]
+
+    def test_release_for_replay_makes_a_dead_letter_claimable_once_more(
+        self, processed_events: ProcessedEventStore
+    ) -> None:
+        """A released dead letter is claimable, keeps its attempts and leaves the listing."""
+        processed_events.claim("evt_5", "invoice.paid", T0)
+        for _ in range(5):
+            processed_events.mark_failed("evt_5", T0, 5, error="down")
+        later = T0 + timedelta(hours=1)
+        assert processed_events.release_for_replay("evt_5", later) is True
+        assert processed_events.release_for_replay("evt_5", later) is False
+        assert [] == processed_events.dead_letters()
+        assert "claimed" == processed_events.claim("evt_5", "invoice.paid", later)
+        record = processed_events.get("evt_5")
+        assert record is not None
+        assert (5, False, later) == (record.attempts, record.dead_letter, record.processed_at)
+        assert processed_events.mark_failed("evt_5", later, 5) is True
+
+    def test_release_for_replay_refuses_what_is_not_a_dead_letter(
+        self, processed_events: ProcessedEventStore
+    ) -> None:
+        """Unknown, live and done events are not released."""
+        processed_events.claim("evt_live", "invoice.paid", T0)
+        processed_events.claim("evt_done", "invoice.paid", T0)
+        processed_events.mark_done("evt_done", T0)
+        released = [
+            processed_events.release_for_replay(event_id, T0)
+            for event_id in ("evt_none", "evt_live", "evt_done")
+        ]
+        assert [False, False, False] == released
+        assert "done" == processed_events.claim("evt_done", "invoice.paid", T0)
+
+    def test_purge_forgets_an_event(self, processed_events: ProcessedEventStore) -> None:
+        """A purged dead letter is gone; a later delivery of it is a new claim."""
+        processed_events.claim("evt_6", "invoice.paid", T0)
+        processed_events.mark_failed("evt_6", T0, 1)
+        assert (True, False) == (
+            processed_events.purge("evt_6"),
+            processed_events.purge("evt_6"),
+        )
+        assert processed_events.get("evt_6") is None
+        assert [] == processed_events.dead_letters()
+        assert "claimed" == processed_events.claim("evt_6", "invoice.paid", T0)
+
 
 class LockContract:
     """The ``Lock`` guarantees; provide ``lock_factory`` taking a clock."""

@@ -14,6 +14,7 @@ Every business operation is one atomic single-document write; no transaction is 
 from compute_pricing_mongo.accounts import MongoAccountStore
 from compute_pricing_mongo.errors import MongoStoreError, MongoUnavailableError
 from compute_pricing_mongo.indexes import ensure_indexes, index_models
+from compute_pricing_mongo.jobs import MongoJobCursorStore, MongoOrgDirectory
 from compute_pricing_mongo.lock import MongoLock
 from compute_pricing_mongo.migrations import MIGRATIONS, Migration, MigrationRunner
 from compute_pricing_mongo.plans import MongoPlanRepository
@@ -25,7 +26,9 @@ __all__ = [
     "Migration",
     "MigrationRunner",
     "MongoAccountStore",
+    "MongoJobCursorStore",
     "MongoLock",
+    "MongoOrgDirectory",
     "MongoPlanRepository",
     "MongoProcessedEventStore",
     "MongoStoreError",

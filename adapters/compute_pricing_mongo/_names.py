@@ -6,6 +6,7 @@ from typing import Any
 
 __all__ = [
     "ACCOUNTS",
+    "JOB_CURSORS",
     "JOURNAL",
     "LOCKS",
     "MIGRATIONS",
@@ -34,3 +35,6 @@ LOCKS = "locks"
 
 MIGRATIONS = "migrations"
 """Applied migrations, one per migration name."""
+
+JOB_CURSORS = "job_cursors"
+"""Cursors of unfinished cron runs, one per job name."""

@@ -14,9 +14,10 @@ from typing import Any, Protocol
 
 from compute_pricing import commands as cmd
 from compute_pricing.accounts import AccountService
+from compute_pricing.admin import AdminService
 from compute_pricing.catalog import CachedPlanCatalog, StaticPlanCatalog
 from compute_pricing.config import BillingConfig
-from compute_pricing.decide import current_headroom, exhausted_error, roll_week
+from compute_pricing.decide import current_headroom, decide, exhausted_error, roll_week
 from compute_pricing.errors import (
     BillingError,
     InvalidInputError,
@@ -28,18 +29,23 @@ from compute_pricing.fake_gateway import FakePaymentGateway
 from compute_pricing.memory import (
     EventRecorder,
     InMemoryAccountStore,
+    InMemoryJobCursorStore,
     InMemoryLock,
+    InMemoryOrgDirectory,
     InMemoryPlanRepository,
     InMemoryProcessedEventStore,
     SequentialIds,
     UuidIds,
 )
+from compute_pricing.observability import log_refusal
 from compute_pricing.ports import (
     AccountStore,
     Clock,
     EventPublisher,
     IdGenerator,
+    JobCursorStore,
     Lock,
+    OrgDirectory,
     PaymentGateway,
     PlanCatalog,
     PlanRepository,
@@ -62,6 +68,8 @@ from compute_pricing.validation import require_org, require_units, validate_ref
 __all__ = ["Billing", "InMemoryStores", "Stores"]
 
 _SWEEP_BATCH = 500
+OnOrg = Callable[[str, str], None]
+"""A sweep's per-org callback: ``(org, outcome)`` once the org is handled."""
 _LEGACY_PAID = frozenset({"active", "trialing"})
 #: Stripe subscription statuses ``subscribe`` accepts.
 _STATUSES = FAIL_CLOSED_STATUSES | {"active", "trialing", "past_due"}
@@ -82,7 +90,10 @@ class InMemoryStores:
     """Every store in process memory: the embedded default. Implements ``Stores``."""
 
     def __init__(self, clock: Clock) -> None:
-        self.accounts: AccountStore = InMemoryAccountStore()
+        accounts = InMemoryAccountStore()
+        self.accounts: AccountStore = accounts
+        self.orgs: OrgDirectory = InMemoryOrgDirectory(accounts)
+        self.job_cursors: JobCursorStore = InMemoryJobCursorStore()
         self.plans: PlanRepository | None = InMemoryPlanRepository()
         self.processed_events: ProcessedEventStore = InMemoryProcessedEventStore()
         self.lock: Lock = InMemoryLock(clock)
@@ -127,6 +138,7 @@ class Billing:
             self.plans = StaticPlanCatalog(config, self.clock)
         self.accounts = AccountService(stores.accounts, self.plans, config, self.clock, self.events)
         self.extras = ExtrasService(self.accounts, self._sweep)
+        self.admin = AdminService(self)
         #: Stripe webhooks: the dispatch table (``register``) and the dead-letter admin.
         self.webhooks = WebhookProcessor(stores.processed_events, self.clock, config)
 
@@ -231,11 +243,15 @@ class Billing:
         org = require_org(org)
         if admin or org in self.config.exempt_orgs:
             return Admission(remaining=None)
-        if self.config.compute_mode:
-            return self._check_compute(org)
-        if resource is None and action is None:
-            return Admission(remaining=None)
-        return self._check_legacy(org, counter_name(resource, action))
+        try:
+            if self.config.compute_mode:
+                return self._check_compute(org)
+            if resource is None and action is None:
+                return Admission(remaining=None)
+            return self._check_legacy(org, counter_name(resource, action))
+        except BillingError as exc:
+            log_refusal(org, exc)
+            raise
 
     def _current(self, state: Account) -> tuple[Account, Any]:
         """``state`` with its week brought up to date (not written) and its context."""
@@ -338,8 +354,14 @@ class Billing:
         done = self.accounts.execute(org, cmd.ResetWeek(period_start))
         return {**done.outcome, "replayed": done.replayed}
 
-    def reset_all_due(self) -> SweepSummary:
-        """Reset every active, trialing or unsubscribed account whose week has ended."""
+    def reset_all_due(
+        self, *, after: str | None = None, dry_run: bool = False, on_org: OnOrg | None = None
+    ) -> SweepSummary:
+        """Reset every active, trialing or unsubscribed account whose week has ended.
+
+        ``after`` resumes past that org, ``dry_run`` decides without writing, and ``on_org``
+        is told each org's outcome once it is handled (see :meth:`_sweep`).
+        """
         if not self.config.compute_mode:
             return SweepSummary()
         now = self.clock.now()
@@ -348,9 +370,11 @@ class Billing:
             status = self.accounts.peek(org).subscription.status
             if status not in {"active", "trialing", "none"}:
                 return False
-            return bool(self.accounts.execute(org, cmd.ResetWeek()).outcome.get("applied"))
+            return self._apply(org, cmd.ResetWeek(), dry_run=dry_run)
 
-        return self._sweep(self.stores.accounts.orgs_due_for_reset, now, reset)
+        return self._sweep(
+            self.stores.accounts.orgs_due_for_reset, now, reset, after=after, on_org=on_org
+        )
 
     def subscribe(
         self,
@@ -381,38 +405,65 @@ class Billing:
         command = cmd.RecoverPayment(validate_ref("ref", ref))
         return dict(self.accounts.execute(require_org(org), command).outcome)
 
-    def dunning_sweep(self) -> SweepSummary:
-        """Move accounts past due for ``dunning_days`` to ``unpaid`` on the default plan."""
+    def dunning_sweep(
+        self, *, after: str | None = None, dry_run: bool = False, on_org: OnOrg | None = None
+    ) -> SweepSummary:
+        """Move accounts past due for ``dunning_days`` to ``unpaid`` on the default plan.
+
+        ``after``, ``dry_run`` and ``on_org`` as for :meth:`reset_all_due`.
+        """
         cutoff = self.clock.now() - timedelta(days=self.config.dunning_days)
 
         def expire(org: str) -> bool:
-            done = self.accounts.execute(org, cmd.ExpireSubscription())
-            return bool(done.outcome.get("applied"))
+            return self._apply(org, cmd.ExpireSubscription(), dry_run=dry_run)
 
-        return self._sweep(self.stores.accounts.orgs_past_due_before, cutoff, expire)
+        return self._sweep(
+            self.stores.accounts.orgs_past_due_before, cutoff, expire, after=after, on_org=on_org
+        )
 
     # -- cron plumbing -------------------------------------------------------------------
+
+    def _apply(self, org: str, command: cmd.Command, *, dry_run: bool) -> bool:
+        """Whether ``command`` changed ``org`` now (not a replay); only decides if ``dry_run``."""
+        if dry_run:
+            state, _ = self.accounts.load(org)
+            decision = decide(state, command, self.accounts.context(state, self.clock.now()))
+            return decision.write and bool(decision.outcome.get("applied"))
+        done = self.accounts.execute(org, command)
+        return bool(done.outcome.get("applied")) and not done.replayed
 
     def _sweep(
         self,
         query: Callable[..., list[str]],
         at: datetime,
         per_org: Callable[[str], bool],
+        *,
+        after: str | None = None,
+        on_org: OnOrg | None = None,
     ) -> SweepSummary:
-        """Run ``per_org`` over ``query``'s orgs in batches, isolating each org's failure."""
+        """Run ``per_org`` over ``query``'s orgs in batches, isolating each org's failure.
+
+        Starts past ``after`` when given; ``on_org(org, outcome)`` (``"processed"``,
+        ``"skipped"`` or ``"error"``) runs after each org, which is where a cron runner
+        checkpoints its resumable cursor.
+        """
         processed = skipped = 0
         errors: dict[str, str] = {}
-        after: str | None = None
         while True:
             batch = query(at, after=after, limit=_SWEEP_BATCH)
             for org in batch:
                 try:
                     if per_org(org):
                         processed += 1
+                        outcome = "processed"
                     else:
                         skipped += 1
+                        outcome = "skipped"
                 except BillingError as exc:
                     errors[org] = f"{exc.code}: {exc.message}"
+                    outcome = "error"
+                if on_org is not None:
+                    on_org(org, outcome)
             if len(batch) < _SWEEP_BATCH:
                 return SweepSummary(processed=processed, skipped=skipped, errors=errors)
             after = batch[-1]

@@ -16,8 +16,10 @@ import attrs
 
 __all__ = [
     "ACCOUNT_EVENTS",
+    "AccountDiverged",
     "AccountEvent",
     "ComputeCharged",
+    "CronRunFinished",
     "DebtSettled",
     "Event",
     "ExtrasCredited",
@@ -245,6 +247,35 @@ class PlanVersionBumped(Event):
     plan_id: str
     version: int
     previous_version: int
+
+
+@attrs.frozen(kw_only=True)
+class AccountDiverged(Event):
+    """Reconciliation found ``org``'s snapshot differing from its journal (never journaled).
+
+    ``fields`` names what differs (``balance``, ``lots``, ``week``, ``subscription``...);
+    ``version`` is the snapshot's version the journal was folded up to.
+    """
+
+    name = "account.diverged"
+    org: str
+    at: datetime
+    version: int
+    fields: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class CronRunFinished(Event):
+    """A cron job run ended; the same figures as its JSON summary line (never journaled)."""
+
+    name = "cron.run_finished"
+    job: str
+    at: datetime
+    processed: int
+    skipped: int
+    errors: int
+    duration_s: float
+    dry_run: bool
 
 
 #: Events an account journal may hold, by class name (the codec's closed table).

@@ -26,13 +26,15 @@ from compute_pricing.errors import (
 from compute_pricing.events import Event
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.plans import Plan
-from compute_pricing.ports import Clock
+from compute_pricing.ports import Clock, JobCursor
 from compute_pricing.stripe.records import MAX_ERROR_LENGTH, ProcessedEvent
 
 __all__ = [
     "EventRecorder",
     "InMemoryAccountStore",
+    "InMemoryJobCursorStore",
     "InMemoryLock",
+    "InMemoryOrgDirectory",
     "InMemoryPlanRepository",
     "InMemoryProcessedEventStore",
     "SequentialIds",
@@ -279,6 +281,40 @@ class InMemoryLock:
                 with self._mutex:
                     if self._leases.get(name, ("", now))[0] == token:
                         del self._leases[name]
+
+
+class InMemoryJobCursorStore:
+    """Cron cursors in a dict. Implements ``JobCursorStore``."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._cursors: dict[str, JobCursor] = {}
+
+    def load(self, job: str) -> JobCursor | None:
+        """The saved cursor of ``job``."""
+        with self._mutex:
+            return self._cursors.get(job)
+
+    def save(self, cursor: JobCursor) -> None:
+        """Replace the job's cursor."""
+        with self._mutex:
+            self._cursors[cursor.job] = cursor
+
+    def clear(self, job: str) -> None:
+        """Forget the job's cursor."""
+        with self._mutex:
+            self._cursors.pop(job, None)
+
+
+class InMemoryOrgDirectory:
+    """The orgs of an :class:`InMemoryAccountStore`. Implements ``OrgDirectory``."""
+
+    def __init__(self, store: InMemoryAccountStore) -> None:
+        self._store = store
+
+    def list_orgs(self, *, after: str | None, limit: int) -> list[str]:
+        """Orgs with a snapshot, sorted, after ``after``."""
+        return self._store._orgs(lambda _: True, after, limit)  # same module: shared internals
 
 
 class EventRecorder:

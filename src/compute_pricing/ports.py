@@ -12,6 +12,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+import attrs
+
 from compute_pricing.events import Event
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.payments import CheckoutRequest, CheckoutSession, RefundInfo, SubscriptionInfo
@@ -23,7 +25,10 @@ __all__ = [
     "Clock",
     "EventPublisher",
     "IdGenerator",
+    "JobCursor",
+    "JobCursorStore",
     "Lock",
+    "OrgDirectory",
     "PaymentGateway",
     "PlanCatalog",
     "PlanRepository",
@@ -235,4 +240,46 @@ class PaymentGateway(Protocol):
 
     def list_refunds(self, charge_id: str) -> Sequence[RefundInfo]:
         """Every refund of ``charge_id`` (for payloads that no longer embed them)."""
+        ...
+
+
+@attrs.frozen
+class JobCursor:
+    """Where an unfinished cron run stopped: every org up to ``after`` (inclusive) was handled.
+
+    ``started_at`` is when the run that wrote it began; ``updated_at`` its last checkpoint.
+    """
+
+    job: str
+    after: str
+    started_at: datetime
+    updated_at: datetime
+
+
+class JobCursorStore(Protocol):
+    """The resumable cursors of cron jobs, one per job name.
+
+    Guarantees: :meth:`save` replaces the job's cursor (last write wins: the job's lease lock
+    keeps one writer at a time); :meth:`load` returns the last saved cursor or ``None`` after
+    :meth:`clear` or before any save.
+    """
+
+    def load(self, job: str) -> JobCursor | None:
+        """The saved cursor of ``job``, if a run of it is unfinished."""
+        ...
+
+    def save(self, cursor: JobCursor) -> None:
+        """Store ``cursor`` as its job's cursor."""
+        ...
+
+    def clear(self, job: str) -> None:
+        """Forget ``job``'s cursor (its run finished); a no-op when there is none."""
+        ...
+
+
+class OrgDirectory(Protocol):
+    """Every org that has an account snapshot, in pages (what reconciliation walks)."""
+
+    def list_orgs(self, *, after: str | None, limit: int) -> list[str]:
+        """Orgs sorted ascending, strictly after ``after``, at most ``limit`` of them."""
         ...

@@ -1,7 +1,8 @@
 """Contract suites: what every adapter of a port must do, run against each adapter.
 
 Subclass a ``*Contract`` class and provide its fixture (``store``, ``repository``,
-``processed_events`` or ``lock_factory``); pytest collects the inherited tests.
+``processed_events``, ``lock_factory``, ``job_cursors`` or ``directory_and_store``); pytest
+collects the inherited tests.
 """
 
 from __future__ import annotations
@@ -27,14 +28,24 @@ from compute_pricing.evolve import fold
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.memory import EventRecorder
 from compute_pricing.plans import Plan
-from compute_pricing.ports import AccountStore, Lock, PlanRepository, ProcessedEventStore
+from compute_pricing.ports import (
+    AccountStore,
+    JobCursor,
+    JobCursorStore,
+    Lock,
+    OrgDirectory,
+    PlanRepository,
+    ProcessedEventStore,
+)
 from compute_pricing.state import Account
 from compute_pricing.timekeeping import FakeClock
 
 __all__ = [
     "T0",
     "AccountStoreContract",
+    "JobCursorStoreContract",
     "LockContract",
+    "OrgDirectoryContract",
     "PlanRepositoryContract",
     "ProcessedEventStoreContract",
     "contract_config",
@@ -512,3 +523,48 @@ class LockContract:
         clock.advance(seconds=1)
         with lock.hold("reset", 60) as late:
             assert late is True
+
+
+class JobCursorStoreContract:
+    """The ``JobCursorStore`` guarantees; provide a fresh ``job_cursors`` fixture."""
+
+    @pytest.fixture
+    def job_cursors(self) -> JobCursorStore:
+        """A fresh, empty cursor store (override)."""
+        raise NotImplementedError
+
+    def test_save_load_replace_and_clear(self, job_cursors: JobCursorStore) -> None:
+        """Nothing at first; a save reads back exactly; a second save replaces; clear forgets."""
+        assert job_cursors.load("weekly-reset") is None
+        first = JobCursor("weekly-reset", "org_a", T0, T0)
+        job_cursors.save(first)
+        assert first == job_cursors.load("weekly-reset")
+        later = JobCursor("weekly-reset", "org_b", T0, T0 + timedelta(seconds=5))
+        job_cursors.save(later)
+        job_cursors.save(JobCursor("reconcile", "org_z", T0, T0))
+        assert later == job_cursors.load("weekly-reset")
+        job_cursors.clear("weekly-reset")
+        job_cursors.clear("never-saved")
+        assert job_cursors.load("weekly-reset") is None
+        assert "org_z" == getattr(job_cursors.load("reconcile"), "after", None)
+
+
+class OrgDirectoryContract:
+    """The ``OrgDirectory`` guarantees; provide ``directory_and_store`` over one back end."""
+
+    @pytest.fixture
+    def directory_and_store(self) -> tuple[OrgDirectory, AccountStore]:
+        """A directory and the account store it lists, both empty (override)."""
+        raise NotImplementedError
+
+    def test_lists_every_org_with_a_snapshot_in_sorted_pages(
+        self, directory_and_store: tuple[OrgDirectory, AccountStore]
+    ) -> None:
+        """Orgs come sorted, strictly after ``after``, at most ``limit`` per page."""
+        directory, store = directory_and_store
+        assert [] == directory.list_orgs(after=None, limit=10)
+        for org in ("org_c", "org_a", "org_b"):
+            store.save_snapshot(Snapshot(org=org, version=1, state=Account.new(org, "free")))
+        assert ["org_a", "org_b"] == directory.list_orgs(after=None, limit=2)
+        assert ["org_c"] == directory.list_orgs(after="org_b", limit=2)
+        assert [] == directory.list_orgs(after="org_c", limit=2)

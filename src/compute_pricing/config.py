@@ -345,9 +345,12 @@ class BillingConfig(_Settings):
         except tomllib.TOMLDecodeError as exc:
             where = _TOML_POSITION.search(str(exc))
             at = f"line {where[1]}, column {where[2]}" if where else "unknown position"
-            raise ConfigError("toml", f"syntax error at {at} of {path}: {exc}") from None
+            what = re.sub(r"\s*\(at [^)]*\)", "", str(exc))  # the position is already in ``at``
+            raise ConfigError("toml", f"TOML syntax error at {at}: {what}") from None
+        except FileNotFoundError:
+            raise ConfigError("toml", "no such file") from None
         except OSError as exc:
-            raise ConfigError("toml", f"cannot read {path}: {exc.strerror}") from None
+            raise ConfigError("toml", f"cannot read: {exc.strerror}") from None
         return cls.from_dict(data.get("compute_pricing", data))
 
     def to_toml_dict(self) -> dict[str, Any]:

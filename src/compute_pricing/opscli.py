@@ -18,10 +18,8 @@ import argparse
 import json
 import os
 import random
-import re
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from importlib import metadata
@@ -57,7 +55,6 @@ PAUSE_AFTER_ENV_VAR = "COMPUTE_PRICING_TEST_PAUSE_AFTER"
 _CONFIG_ERROR = 2
 jitter_sleep: Callable[[float], None] = time.sleep
 """How the startup jitter waits (replaceable in tests)."""
-_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 Opener = Callable[..., AbstractContextManager["Stores"]]
 
@@ -74,31 +71,15 @@ def _error(message: str) -> int:
 # -- configuration ----------------------------------------------------------------------------
 
 
-def _toml_problem(path: Path, exc: tomllib.TOMLDecodeError) -> str:
-    """``<path>: TOML syntax error at line L, column C: <reason>``."""
-    text = str(exc)
-    lineno = getattr(exc, "lineno", None)
-    colno = getattr(exc, "colno", None)
-    found = _TOML_POSITION.search(text)
-    if lineno is None and found:
-        lineno, colno = int(found.group(1)), int(found.group(2))
-    reason = _TOML_POSITION.sub("", getattr(exc, "msg", text)).strip()
-    return f"{path}: TOML syntax error at line {lineno}, column {colno}: {reason}"
-
-
 def load_config(path: str | Path) -> BillingConfig:
     """Read and validate ``path``; :class:`OperatorConfigError` naming the field or line/column."""
     path = Path(path)
     try:
         return BillingConfig.from_toml(path)
-    except FileNotFoundError:
-        raise OperatorConfigError(f"{path}: no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise OperatorConfigError(_toml_problem(path, exc)) from None
     except ConfigError as exc:
-        raise OperatorConfigError(f"{path}: invalid field {exc.field}: {exc.reason}") from None
-    except OSError as exc:
-        raise OperatorConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        # ``toml`` is the file itself (syntax, missing, unreadable): its reason says where
+        where = "" if exc.field == "toml" else f"invalid field {exc.field}: "
+        raise OperatorConfigError(f"{path}: {where}{exc.reason}") from None
 
 
 def _config(args: argparse.Namespace) -> BillingConfig:

@@ -108,9 +108,15 @@ def test_a_toml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
 
 
 def test_a_missing_toml_file_is_a_config_error(tmp_path: Path) -> None:
-    """An unreadable file is reported as a ConfigError, not a raw OSError."""
-    with pytest.raises(ConfigError, match="cannot read"):
+    """A missing file is reported as a ConfigError, not a raw OSError."""
+    with pytest.raises(ConfigError, match="no such file"):
         BillingConfig.from_toml(tmp_path / "absent.toml")
+
+
+def test_an_unreadable_toml_path_is_a_config_error(tmp_path: Path) -> None:
+    """A path that cannot be read (a directory) is a ConfigError naming why."""
+    with pytest.raises(ConfigError, match="cannot read"):
+        BillingConfig.from_toml(tmp_path)
 
 
 def test_a_non_mapping_is_refused() -> None:

@@ -17,7 +17,7 @@ from typing import Any, cast
 from pymongo import ReturnDocument
 from pymongo.database import Database
 
-from compute_pricing_mongo._documents import decode
+from compute_pricing_mongo._documents import processed_event_from
 from compute_pricing_mongo._names import PROCESSED_EVENTS, Document
 from compute_pricing_mongo.errors import translated
 from compute_pricing_mongo.indexes import DEFAULT_PROCESSED_EVENT_TTL_DAYS
@@ -58,10 +58,10 @@ class MongoProcessedEventStore:
             )
             if before is None:
                 return "claimed"
-            if before.get("dead_letter"):
+            claim = processed_event_from(before)
+            if claim.dead_letter:
                 return "dead"
-            processed_at: datetime = decode(before["processed_at"])
-            if now - processed_at >= self._ttl:
+            if now - claim.processed_at >= self._ttl:
                 # Logically expired (the TTL index would have removed it): start afresh, unless
                 # another caller touched the claim meanwhile.
                 self._events.update_one(
@@ -69,7 +69,7 @@ class MongoProcessedEventStore:
                     {"$set": _fresh(event_id, event_type, now)},
                 )
                 return "claimed"
-        return "done" if before.get("done") else "claimed"
+        return "done" if claim.done else "claimed"
 
     def mark_done(self, event_id: str, now: datetime) -> None:
         """Record success; a later claim answers ``done``."""
@@ -112,7 +112,7 @@ class MongoProcessedEventStore:
                     return_document=ReturnDocument.AFTER,
                 ),
             )
-            if int(after["attempts"]) < max_attempts:
+            if processed_event_from(after).attempts < max_attempts:
                 return False
             self._events.update_one({"_id": event_id}, {"$set": {"dead_letter": True}})
         return True

@@ -81,6 +81,17 @@ SNAPSHOT_EDITS = [
         "state.lots.0.remaining",
     ),
     Edit("version removed", "accounts", {}, {"$unset": {"version": ""}}, "snapshot", "version"),
+    Edit("version as text", "accounts", {}, {"$set": {"version": "3"}}, "snapshot", "version"),
+    Edit("version negative", "accounts", {}, {"$set": {"version": -1}}, "snapshot", "version"),
+    Edit("state removed", "accounts", {}, {"$unset": {"state": ""}}, "snapshot", "state"),
+    Edit(
+        "state of another org",
+        "accounts",
+        {},
+        {"$set": {"state.org": "org_b"}},
+        "snapshot",
+        "state.org",
+    ),
 ]
 """Edits of the account snapshot: each read by ``check_quota`` (the gate's one read)."""
 

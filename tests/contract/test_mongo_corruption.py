@@ -21,6 +21,7 @@ from compute_pricing.memory import SequentialIds
 from compute_pricing.testing.contracts import T0, contract_config
 from compute_pricing.timekeeping import FakeClock
 from compute_pricing_mongo import MongoStores
+from compute_pricing_mongo._documents import snapshot_from_document
 from tests.support.mongo_fixtures import DatabaseFactory, Db, MongomockTier, WireTier
 
 ORG = "org_a"
@@ -237,3 +238,16 @@ class TestMongomockCorruption(MongomockTier, CorruptionSuite):
 
 class TestWireCorruption(WireTier, CorruptionSuite):
     """Edited documents over the wire (mongoeco)."""
+
+
+def test_a_snapshot_document_of_another_org_is_refused() -> None:
+    """A snapshot document whose top-level org is not the one read names ``org``."""
+    document = {"org": "org_b", "version": 1, "state": {}}
+    with pytest.raises(CorruptStateError) as raised:
+        snapshot_from_document(document, ORG)
+    assert (ORG, "snapshot", "org", "holds 'org_b'") == (
+        raised.value.org,
+        raised.value.document,
+        raised.value.field,
+        raised.value.reason,
+    )

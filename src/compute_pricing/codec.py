@@ -12,8 +12,9 @@ written with (an ``int`` is not a ``bool`` nor a ``float`` nor a numeric string,
 is the text ``str(Decimal)`` gave), an event type must be in the table, and a journal read must
 be gapless (:func:`require_contiguous`). Anything else raises
 :class:`~compute_pricing.errors.CorruptStateError` naming the org, the document kind and the
-dotted path of the field; a value is never guessed. Fields a document holds that the type does
-not model are ignored (another service may keep its own fields there). Decoders are built once
+dotted path of the field; a value is never guessed (a field added to a stored type later may
+be listed in :data:`ABSENT_AS_DEFAULT`). Fields a document holds that the type does not model
+are ignored (another service may keep its own fields there). Decoders are built once
 per type from its hints, so one more field on a stored type is decoded without a line here.
 """
 
@@ -35,6 +36,7 @@ from compute_pricing.journal import JournalEntry
 from compute_pricing.state import Account
 
 __all__ = [
+    "ABSENT_AS_DEFAULT",
     "account_from_document",
     "account_to_document",
     "entry_from_document",
@@ -185,18 +187,31 @@ def _mapping(item: Decoder) -> Decoder:
     return decode
 
 
+#: Fields added to a stored type after documents without them were written: a document that
+#: lacks one decodes to the field's default (one line per field, e.g. a new journal field).
+#: Every other field is required.
+ABSENT_AS_DEFAULT: dict[type, frozenset[str]] = {}
+
+
 def _record(cls: type) -> Decoder:
     hints = get_type_hints(cls)
-    fields = tuple((f.name, _decoder(hints[f.name])) for f in attrs.fields(cls) if f.init)
+    optional = ABSENT_AS_DEFAULT.get(cls, frozenset())
+    fields = tuple(
+        (f.name, _decoder(hints[f.name]), f.name in optional and f.default is not attrs.NOTHING)
+        for f in attrs.fields(cls)
+        if f.init
+    )
 
     def decode(data: Any) -> Any:
         if not _is_mapping(data):
             raise _DecodeError(f"expected a mapping, found {_kind(data)}")
         values = {}
-        for name, field in fields:
+        for name, field, may_be_absent in fields:
             try:
                 value = data[name]
             except KeyError:
+                if may_be_absent:
+                    continue
                 raise _DecodeError("missing", name) from None
             try:
                 values[name] = field(value)

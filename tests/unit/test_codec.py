@@ -11,6 +11,7 @@ import attrs
 import pytest
 
 from compute_pricing.codec import (
+    ABSENT_AS_DEFAULT,
     account_from_document,
     account_to_document,
     entry_from_document,
@@ -271,3 +272,23 @@ def test_the_memory_store_checks_its_journal_reads_too() -> None:
         store.append(entry)
     assert entries[4:] == list(store.read_journal("org_a", after_seq=4))
     assert entries == list(store.read_journal("org_a", after_seq=-1))
+
+
+def test_a_field_listed_as_added_later_may_be_absent_and_decodes_to_its_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a field listed in ABSENT_AS_DEFAULT (and having a default) may be missing."""
+
+    @attrs.frozen
+    class Stored:
+        kept: int
+        added: str | None = None
+        required: int = 0
+
+    monkeypatch.setitem(ABSENT_AS_DEFAULT, Stored, frozenset({"added", "kept"}))
+    assert Stored(1, None, 2) == from_document(Stored, {"kept": 1, "required": 2})
+    with pytest.raises(CorruptStateError) as no_default:
+        from_document(Stored, {"required": 2})
+    with pytest.raises(CorruptStateError) as not_listed:
+        from_document(Stored, {"kept": 1})
+    assert ("kept", "required") == (no_default.value.field, not_listed.value.field)

@@ -12,6 +12,7 @@ Every business operation is one atomic single-document write; no transaction is 
 """
 
 from compute_pricing_mongo.accounts import MongoAccountStore
+from compute_pricing_mongo.client import DEFAULT_TIMEOUT_MS, client_options
 from compute_pricing_mongo.errors import MongoStoreError, MongoUnavailableError
 from compute_pricing_mongo.indexes import ensure_indexes, index_models
 from compute_pricing_mongo.jobs import MongoJobCursorStore, MongoOrgDirectory
@@ -22,6 +23,7 @@ from compute_pricing_mongo.processed_events import MongoProcessedEventStore
 from compute_pricing_mongo.stores import MongoStores
 
 __all__ = [
+    "DEFAULT_TIMEOUT_MS",
     "MIGRATIONS",
     "Migration",
     "MigrationRunner",
@@ -34,6 +36,7 @@ __all__ = [
     "MongoStoreError",
     "MongoStores",
     "MongoUnavailableError",
+    "client_options",
     "ensure_indexes",
     "index_models",
 ]

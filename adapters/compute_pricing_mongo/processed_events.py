@@ -19,7 +19,7 @@ from pymongo import ReturnDocument
 from pymongo.database import Database
 
 from compute_pricing.stripe.records import MAX_ERROR_LENGTH, ProcessedEvent
-from compute_pricing_mongo._documents import decode
+from compute_pricing_mongo._documents import processed_event_from
 from compute_pricing_mongo._names import PROCESSED_EVENTS, Document
 from compute_pricing_mongo.errors import translated
 from compute_pricing_mongo.indexes import DEFAULT_PROCESSED_EVENT_TTL_DAYS
@@ -39,18 +39,6 @@ def _fresh(event_id: str, event_type: str, now: datetime) -> Document:
         "done": False,
         "dead_letter": False,
     }
-
-
-def _record(doc: Document) -> ProcessedEvent:
-    return ProcessedEvent(
-        event_id=str(doc["_id"]),
-        type=str(doc.get("type", "")),
-        processed_at=decode(doc["processed_at"]),
-        attempts=int(doc.get("attempts", 0)),
-        last_error=str(doc.get("last_error", "")),
-        dead_letter=bool(doc.get("dead_letter", False)),
-        done=bool(doc.get("done", False)),
-    )
 
 
 class MongoProcessedEventStore:
@@ -73,10 +61,10 @@ class MongoProcessedEventStore:
             )
             if before is None:
                 return "claimed"
-            if before.get("dead_letter"):
+            claim = processed_event_from(before)
+            if claim.dead_letter:
                 return "dead"
-            processed_at: datetime = decode(before["processed_at"])
-            if now - processed_at >= self._ttl:
+            if now - claim.processed_at >= self._ttl:
                 # Logically expired (the TTL index would have removed it): start afresh, unless
                 # another caller touched the claim meanwhile.
                 self._events.update_one(
@@ -84,7 +72,7 @@ class MongoProcessedEventStore:
                     {"$set": _fresh(event_id, event_type, now)},
                 )
                 return "claimed"
-        return "done" if before.get("done") else "claimed"
+        return "done" if claim.done else "claimed"
 
     def mark_done(self, event_id: str, now: datetime) -> None:
         """Record success; a later claim answers ``done``."""
@@ -130,7 +118,7 @@ class MongoProcessedEventStore:
                     return_document=ReturnDocument.AFTER,
                 ),
             )
-            if int(after["attempts"]) < max_attempts:
+            if processed_event_from(after).attempts < max_attempts:
                 return False
             self._events.update_one({"_id": event_id}, {"$set": {"dead_letter": True}})
         return True
@@ -139,7 +127,7 @@ class MongoProcessedEventStore:
         """The record of ``event_id``, if stored."""
         with translated("read event claim"):
             doc = self._events.find_one({"_id": event_id})
-        return None if doc is None else _record(doc)
+        return None if doc is None else processed_event_from(doc)
 
     def dead_letters(self, *, limit: int = 100) -> list[ProcessedEvent]:
         """Dead letters, oldest ``processed_at`` first (the ``dead_letters`` index)."""
@@ -151,7 +139,7 @@ class MongoProcessedEventStore:
                 .sort([("processed_at", 1), ("_id", 1)])
                 .limit(limit)
             )
-            return [_record(doc) for doc in cursor]
+            return [processed_event_from(doc) for doc in cursor]
 
     def release_for_replay(self, event_id: str, now: datetime) -> bool:
         """Make a dead letter claimable again (attempts kept); it is TTL-covered once more."""

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from compute_pricing.codec import require_contiguous
 from compute_pricing.errors import (
     JournalKeyExistsError,
     JournalSeqTakenError,
@@ -61,7 +62,7 @@ class InMemoryAccountStore:
         """Entries with ``seq > after_seq``, oldest first."""
         with self._lock:
             entries = self._journal.get(org, [])
-            return entries[after_seq:] if after_seq >= 0 else list(entries)
+            return require_contiguous(org, after_seq, entries[max(after_seq, 0) :])
 
     def find_entry(self, org: str, key: str) -> JournalEntry | None:
         """The entry committed under ``key``."""

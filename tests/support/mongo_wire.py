@@ -275,6 +275,23 @@ def mongoeco_server(
         RuntimeError: if the server does not print ``READY <port>`` within
             ``timeout`` seconds; the message includes the server's stderr.
     """
+    with mongoeco_server_process(python, script, timeout=timeout, args=args) as (uri, _):
+        yield uri
+
+
+@contextlib.contextmanager
+def mongoeco_server_process(
+    python: Path,
+    script: Path,
+    *,
+    timeout: float = READY_TIMEOUT_SECONDS,
+    args: Sequence[str] = (),
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like :func:`mongoeco_server`, yielding ``(uri, process)`` so a test can signal it.
+
+    A test that stops the server (``SIGSTOP``) to simulate a hang must continue it
+    (``SIGCONT``) before the context exits, or the SIGTERM waits for the stop timeout.
+    """
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
             [str(python), str(script), "--port", "0", *args],
@@ -284,7 +301,7 @@ def mongoeco_server(
         )
         try:
             port = _wait_ready(process, stderr, timeout)
-            yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+            yield f"mongodb://127.0.0.1:{port}/?directConnection=true", process
         finally:
             _stop(process)
             if process.stdout is not None:

@@ -11,8 +11,6 @@ clock=SystemClock()))``.
 headers. A real app derives the principal from its own session or token.
 """
 
-from __future__ import annotations
-
 from decimal import Decimal
 from typing import Annotated, Any
 

@@ -27,6 +27,8 @@ from compute_pricing_fastapi import (
 )
 
 DOLLARS = r"^[0-9]{1,9}(\.[0-9]{1,9})?$"
+ORG = r"^[A-Za-z0-9_.:-]{1,128}$"
+ROLES = r"^[A-Za-z0-9_, -]{0,256}$"
 
 
 def demo_billing() -> Billing:
@@ -42,8 +44,8 @@ def demo_billing() -> Billing:
 
 
 def principal(
-    x_org_id: Annotated[str | None, Header()] = None,
-    x_roles: Annotated[str | None, Header()] = None,
+    x_org_id: Annotated[str | None, Header(pattern=ORG)] = None,
+    x_roles: Annotated[str | None, Header(pattern=ROLES)] = None,
 ) -> Principal | None:
     """DEMO-ONLY: the caller named by ``X-Org-Id`` / ``X-Roles`` (comma-separated), unchecked."""
     if not x_org_id:

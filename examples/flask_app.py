@@ -11,18 +11,27 @@ clock=SystemClock()))``.
 headers. A real app derives the principal from its own session or token.
 """
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
 from flask import Flask, g, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from compute_pricing import Billing, BillingConfig, PackSettings, PlanSettings
+from compute_pricing import (
+    Billing,
+    BillingConfig,
+    PackSettings,
+    PlanSettings,
+    RequestValidationError,
+)
 from compute_pricing.http import Principal
 from compute_pricing.http.error_responses import validation_error
 from compute_pricing_flask import billing_blueprint, require_quota
 
 DOLLARS = r"^[0-9]{1,9}(\.[0-9]{1,9})?$"
+ORG = r"^[A-Za-z0-9_.:-]{1,128}$"
+ROLES = r"^[A-Za-z0-9_, -]{0,256}$"
 
 
 def demo_billing() -> Billing:
@@ -40,9 +49,13 @@ def demo_billing() -> Billing:
 def principal() -> Principal | None:
     """DEMO-ONLY: the caller named by ``X-Org-Id`` / ``X-Roles`` (comma-separated), unchecked."""
     org = request.headers.get("X-Org-Id")
+    roles = request.headers.get("X-Roles", "")
+    if org is not None and not re.fullmatch(ORG, org):
+        raise RequestValidationError("header.x-org-id", f"must match {ORG}")
+    if not re.fullmatch(ROLES, roles):
+        raise RequestValidationError("header.x-roles", f"must match {ROLES}")
     if not org:
         return None
-    roles = request.headers.get("X-Roles", "")
     return Principal(org=org, roles=frozenset(r.strip() for r in roles.split(",") if r.strip()))
 
 

@@ -18,6 +18,7 @@ from schemathesis.config import SchemathesisConfig
 from compute_pricing import Billing, FakeClock, InMemoryStores
 from compute_pricing.journal import JournalEntry
 from compute_pricing.memory import SequentialIds
+from compute_pricing.ports import AccountStore
 from tests.conftest import START, compute_config
 from tests.examples.test_examples import load_example
 from tests.support.http_servers import serve_asgi
@@ -26,7 +27,7 @@ from tests.support.http_servers import serve_asgi
 class CountingAccountStore:
     """An ``AccountStore`` wrapper counting committed journal entries across all orgs."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: AccountStore) -> None:
         self.inner = inner
         self.appended = 0
 

@@ -14,6 +14,7 @@ here, and nowhere else:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import attrs
@@ -27,10 +28,11 @@ __all__ = ["BILLING_ADMIN", "Principal", "PrincipalResolver", "target_org"]
 BILLING_ADMIN = "billing_admin"
 
 
-def _roles(value: object) -> frozenset[str]:
+def _roles(value: str | Iterable[str]) -> frozenset[str]:
+    """One role name or any iterable of them, as a frozenset."""
     if isinstance(value, str):
         return frozenset({value})
-    return frozenset(str(role) for role in value)  # type: ignore[attr-defined]
+    return frozenset(value)
 
 
 @attrs.frozen

@@ -14,11 +14,19 @@ headers. A real app derives the principal from its own session or token.
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from compute_pricing import Admission, Billing, BillingConfig, PackSettings, PlanSettings
-from compute_pricing.http import Principal
+from compute_pricing import (
+    Admission,
+    Billing,
+    BillingConfig,
+    PackSettings,
+    PlanSettings,
+    StripeSettings,
+)
+from compute_pricing.http import HttpRequest, Principal, parse_body
 from compute_pricing_fastapi import (
     add_error_handlers,
     billing_router,
@@ -32,13 +40,23 @@ ROLES = r"^[A-Za-z0-9_, -]{0,256}$"
 
 
 def demo_billing() -> Billing:
-    """Compute mode on the in-memory back end: starter 1,000 units a week, a 500-unit pack."""
+    """Compute mode in memory: starter 1,000 units a week, a 500-unit pack, demo Stripe keys."""
     config = BillingConfig(
         compute_mode=True,
         plans=(PlanSettings(plan_id="free"), PlanSettings(plan_id="starter", compute_quota=1_000)),
-        packs=(PackSettings(pack_id="small", units=500, price_cents=900, expiry_days=365),),
+        packs=(
+            PackSettings(
+                pack_id="small",
+                units=500,
+                price_cents=900,
+                expiry_days=365,
+                stripe_price="price_demo_small",
+            ),
+        ),
         default_plan="starter",
         upgrade_url="https://example.com/upgrade",
+        stripe=StripeSettings(webhook_secret=SecretStr("whsec_demo")),
+        allowed_redirect_hosts=("localhost",),
     )
     return Billing.in_memory(config)
 
@@ -67,6 +85,12 @@ class RunBody(BaseModel):
     costs: Annotated[dict[Category, Dollars], Field(max_length=32)]
 
 
+RUN_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": RunBody.model_json_schema()}},
+}
+
+
 def create_app(billing: Billing | None = None) -> FastAPI:
     """The app: billing routes under ``/billing`` and the gated ``POST /runs``."""
     billing = billing if billing is not None else demo_billing()
@@ -76,14 +100,7 @@ def create_app(billing: Billing | None = None) -> FastAPI:
     add_error_handlers(app)
     gate = require_quota(billing, principal=principal, resource="runs", action="create")
 
-    @app.post("/runs", responses=error_responses(400, 402, 403, 409, 422, 429, 500, 503))
-    def create_run(
-        body: RunBody,
-        admission: Annotated[Admission, Depends(gate)],
-        who: Annotated[Principal | None, Depends(principal)],
-    ) -> dict[str, Any]:
-        """Run the work (not shown) and charge its costs to the caller's org."""
-        assert who is not None  # noqa: S101 - the gate refused anonymous callers already
+    def charge(who: Principal, body: RunBody, admission: Admission) -> dict[str, Any]:
         costs = {category: Decimal(value) for category, value in body.costs.items()}
         result = billing.attribute(who.org, body.run_id, costs)
         if not billing.config.compute_mode:  # legacy mode counts runs instead
@@ -95,5 +112,21 @@ def create_app(billing: Billing | None = None) -> FastAPI:
             "replayed": result.replayed,
             "remaining_before": admission.remaining,
         }
+
+    @app.post(
+        "/runs",
+        responses=error_responses(400, 402, 403, 409, 422, 429, 500, 503),
+        openapi_extra={"requestBody": RUN_BODY},
+    )
+    async def create_run(
+        request: Request,
+        admission: Annotated[Admission, Depends(gate)],
+        who: Annotated[Principal | None, Depends(principal)],
+    ) -> dict[str, Any]:
+        """Run the work (not shown) and charge its costs to the caller's org."""
+        assert who is not None  # noqa: S101 - the gate refused anonymous callers already
+        # The same strict parser as the billing routes: a 422 naming the field, in one shape.
+        body = parse_body(RunBody, HttpRequest("POST", "/runs", body=await request.body()))
+        return await run_in_threadpool(charge, who, body, admission)
 
     return app

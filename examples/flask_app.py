@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from flask import Flask, g, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from compute_pricing import (
     Billing,
@@ -24,9 +24,9 @@ from compute_pricing import (
     PackSettings,
     PlanSettings,
     RequestValidationError,
+    StripeSettings,
 )
-from compute_pricing.http import Principal
-from compute_pricing.http.error_responses import validation_error
+from compute_pricing.http import HttpRequest, Principal, parse_body
 from compute_pricing_flask import billing_blueprint, require_quota
 
 DOLLARS = r"^[0-9]{1,9}(\.[0-9]{1,9})?$"
@@ -35,13 +35,23 @@ ROLES = r"^[A-Za-z0-9_, -]{0,256}$"
 
 
 def demo_billing() -> Billing:
-    """Compute mode on the in-memory back end: starter 1,000 units a week, a 500-unit pack."""
+    """Compute mode in memory: starter 1,000 units a week, a 500-unit pack, demo Stripe keys."""
     config = BillingConfig(
         compute_mode=True,
         plans=(PlanSettings(plan_id="free"), PlanSettings(plan_id="starter", compute_quota=1_000)),
-        packs=(PackSettings(pack_id="small", units=500, price_cents=900, expiry_days=365),),
+        packs=(
+            PackSettings(
+                pack_id="small",
+                units=500,
+                price_cents=900,
+                expiry_days=365,
+                stripe_price="price_demo_small",
+            ),
+        ),
         default_plan="starter",
         upgrade_url="https://example.com/upgrade",
+        stripe=StripeSettings(webhook_secret=SecretStr("whsec_demo")),
+        allowed_redirect_hosts=("localhost",),
     )
     return Billing.in_memory(config)
 
@@ -83,10 +93,8 @@ def create_app(billing: Billing | None = None) -> Flask:
     @require_quota(billing, principal=principal, resource="runs", action="create")
     def create_run() -> dict[str, Any]:
         """Run the work (not shown) and charge its costs to the caller's org."""
-        try:
-            body = RunBody.model_validate_json(request.get_data())
-        except ValidationError as exc:
-            raise validation_error(exc, "body") from None
+        # The same strict parser as the billing routes: a 422 naming the field, in one shape.
+        body = parse_body(RunBody, HttpRequest("POST", "/runs", body=request.get_data()))
         who = principal()
         assert who is not None  # noqa: S101 - the gate refused anonymous callers already
         costs = {category: Decimal(value) for category, value in body.costs.items()}

@@ -7,6 +7,7 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import flask
 import httpx
@@ -19,6 +20,7 @@ from compute_pricing import Admission, Billing, FakeClock, UnknownPackError
 from compute_pricing.http import Principal
 from compute_pricing_fastapi import BillingHTTPException, add_error_handlers, require_quota
 from tests.conftest import compute_config
+from tests.examples.test_examples import load_example
 from tests.support.http_servers import serve_asgi, serve_wsgi
 
 ADAPTERS = Path(compute_pricing_fastapi.__file__).parents[1]
@@ -117,3 +119,19 @@ def test_importing_the_http_core_loads_no_web_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert "" == result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "serve"), [("fastapi_app.py", serve_asgi), ("flask_app.py", serve_wsgi)]
+)
+def test_example_apps_default_to_in_memory_billing_and_say_how_production_wires(
+    name: str, serve: Any
+) -> None:
+    """``create_app()`` runs on its own billing; the docstrings name the production wiring."""
+    module = load_example(name)
+    assert "COMPUTE_PRICING_MONGODB_URI" in str(module.__doc__)
+    assert "DEMO-ONLY" in str(module.__doc__)
+    assert "DEMO-ONLY" in str(module.principal.__doc__)
+    with serve(module.create_app()) as url:
+        usage = httpx.get(f"{url}/billing/usage", headers={"X-Org-Id": "org_demo"})
+    assert (200, 1_000) == (usage.status_code, usage.json()["compute_quota"])

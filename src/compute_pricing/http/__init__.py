@@ -21,10 +21,13 @@ from compute_pricing.http.routes import (
     IDEMPOTENCY_HEADER,
     BillingHandlers,
     RouteSpec,
-    billing_routes,
     guarded,
+    idempotency_key,
+    parse_body,
+    parse_query,
 )
 from compute_pricing.http.schemas import ErrorBody
+from compute_pricing.http.table import billing_routes
 from compute_pricing.http.values import Headers, HttpRequest, HttpResponse
 
 __all__ = [
@@ -44,7 +47,10 @@ __all__ = [
     "error_body",
     "error_response",
     "guarded",
+    "idempotency_key",
     "internal_error_response",
+    "parse_body",
+    "parse_query",
     "quota_gate",
     "remaining_headers",
     "target_org",

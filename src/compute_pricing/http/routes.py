@@ -36,7 +36,6 @@ __all__ = [
     "BillingHandlers",
     "Handler",
     "RouteSpec",
-    "billing_routes",
     "guarded",
     "idempotency_key",
     "parse_body",
@@ -193,8 +192,3 @@ class BillingHandlers:
                 },
             ),
         ]
-
-
-def billing_routes(billing: Any) -> list[RouteSpec]:
-    """Every billing route for ``billing``, in the order adapters mount them."""
-    return BillingHandlers(billing).routes()

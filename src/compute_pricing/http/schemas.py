@@ -24,7 +24,6 @@ __all__ = [
     "LedgerQuery",
     "LegacyUsageBody",
     "OrgQuery",
-    "StripeResultBody",
 ]
 
 #: Highest ledger page a query may ask for (a million pages of 100 lines).
@@ -138,9 +137,3 @@ class LedgerPageBody(BaseModel):
     limit: int
     total: int
     balance: int
-
-
-class StripeResultBody(BaseModel):
-    """What a Stripe use case answered (a checkout session, a webhook outcome)."""
-
-    model_config = ConfigDict(extra="allow")

@@ -106,7 +106,7 @@ class RouteSpec:
     """One route: what to mount (method, path, handler) and what OpenAPI should say of it.
 
     ``query`` and ``headers`` map a parameter name to its JSON schema; ``body`` is the request
-    model (``raw_body``: the raw bytes are the input, as for the webhook); ``responses`` is
+    model (``raw_body``: the raw bytes are the input, as for the webhook); ``response`` is
     the success model (or a union of them) and ``errors`` the error statuses it can answer.
     """
 

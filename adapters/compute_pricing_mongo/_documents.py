@@ -88,7 +88,7 @@ def decode(value: Any) -> Any:
 
 
 def entry_document(entry: JournalEntry) -> Document:
-    """The journal document of ``entry``: ``{org, seq, key, type, events, outcome, at, ledger}``."""
+    """The journal document of ``entry``: ``{org, seq, key, type, events, outcome, at, ...}``."""
     document: Document = _escape_keys(entry_to_document(entry))
     return document
 
@@ -108,6 +108,8 @@ def snapshot_update(snapshot: Snapshot) -> Document:
     encoded: Document = encode(state)
     subscription: Document = encoded.pop("subscription")
     values: Document = {"version": snapshot.version, "status": state.subscription.status}
+    if snapshot.at is not None:
+        values["at"] = snapshot.at
     values.update({f"state.{name}": value for name, value in encoded.items()})
     values.update({f"state.subscription.{name}": value for name, value in subscription.items()})
     derived = {
@@ -129,4 +131,5 @@ def snapshot_from_document(document: Mapping[str, Any]) -> Snapshot:
         org=document["org"],
         version=int(document.get("version", 0)),
         state=account_from_document(decode(document["state"])),
+        at=decode(document.get("at")),
     )

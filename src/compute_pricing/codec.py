@@ -128,6 +128,8 @@ def entry_to_document(entry: JournalEntry) -> dict[str, Any]:
         "outcome": to_document(entry.outcome),
         "at": entry.at,
         "ledger": entry.ledger,
+        "request": None if entry.request is None else to_document(entry.request),
+        "clock_skew_ms": entry.clock_skew_ms,
     }
 
 
@@ -142,4 +144,7 @@ def entry_from_document(document: Mapping[str, Any]) -> JournalEntry:
         outcome=dict(document["outcome"]),
         at=_utc(document["at"]),
         ledger=int(document.get("ledger", 0)),
+        # Absent on entries written before requests were stored: they match any replay.
+        request=None if document.get("request") is None else dict(document["request"]),
+        clock_skew_ms=int(document.get("clock_skew_ms", 0)),
     )

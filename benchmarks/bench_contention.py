@@ -26,8 +26,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
-from compute_pricing import Billing, BillingConfig, FakeClock, PlanSettings
-from compute_pricing import accounts
+from compute_pricing import Billing, BillingConfig, FakeClock, PlanSettings, accounts
 from compute_pricing import commands as cmd
 from compute_pricing.errors import ConcurrencyConflictError
 from compute_pricing_mongo import MongoStores

@@ -100,6 +100,7 @@ class _Loaded:
     version: int
     at: datetime | None
     caught_up: bool = False
+    behind: bool = False
 
 
 def _first_difference(stored: Mapping[str, Any], asked: Mapping[str, Any]) -> str | None:
@@ -157,11 +158,18 @@ class AccountService:
             loaded.state = fold(loaded.state, entry.events)
             loaded.version = entry.seq
             loaded.at = entry.at
+        loaded.behind = True
         if refresh:
+            self._heal(org, loaded)
+        return True
+
+    def _heal(self, org: str, loaded: _Loaded) -> None:
+        """Refresh the stored snapshot to ``loaded`` if it was found behind the journal."""
+        if loaded.behind:
             self._refresh(
                 Snapshot(org=org, version=loaded.version, state=loaded.state, at=loaded.at)
             )
-        return True
+            loaded.behind = False
 
     def _refresh(self, snapshot: Snapshot) -> None:
         """Compare-and-set the snapshot; a failure only leaves the cache behind (logged)."""
@@ -212,6 +220,7 @@ class AccountService:
                 raise IdempotencyConflictError(existing.key, differs)
         if not loaded.caught_up:
             self._catch_up(org, loaded)
+        self._heal(org, loaded)
         return Committed(existing.outcome, replayed=True, attempts=attempt + 1)
 
     def _decide(
@@ -241,9 +250,11 @@ class AccountService:
                 existing = self.store.find_entry(org, command.key(loaded.state))
                 if existing is not None:
                     return self._replay(org, command, existing, loaded, attempt)
+                self._heal(org, loaded)
                 raise
             key = command.key(loaded.state)
             if not decision.write:
+                self._heal(org, loaded)
                 return Committed(decision.outcome, replayed=False, state=loaded.state)
             entry = JournalEntry(
                 org=org,

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pymongo import MongoClient
 
@@ -56,7 +57,9 @@ def run(uri: str, label: str, writers: int, calls: int) -> dict[str, object]:
     attempts: Counter[int] = Counter()
     exhausted: list[ConcurrencyConflictError] = []
     lock = threading.Lock()
-    clients = [MongoClient(uri, tz_aware=True) for _ in range(writers)]
+    clients: list[MongoClient[dict[str, Any]]] = [
+        MongoClient(uri, tz_aware=True) for _ in range(writers)
+    ]
     try:
         clock = FakeClock(START)
         MongoStores(clients[0][db_name], clock=clock)  # indexes once

@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 from bson import json_util
 
-from compute_pricing import Billing, BillingConfig, FakeClock, PlanSettings, QuotaExceededError
+from compute_pricing import (
+    Billing,
+    BillingConfig,
+    FakeClock,
+    PackSettings,
+    PlanSettings,
+    QuotaExceededError,
+)
 from compute_pricing.cli import main as cli_main
 from compute_pricing.journal import Snapshot
 from compute_pricing.state import Account, LegacyUsage, Subscription
@@ -206,6 +213,59 @@ class MigrationSuite:
         assert "done" == events.claim(
             "evt_legacy_2", "customer.subscription.updated", datetime.now(UTC)
         )
+
+    def test_operations_committed_under_old_keys_still_replay(self, legacy: Db) -> None:
+        """After ``namespace-journal-keys``, replaying a pre-upgrade operation charges nothing."""
+        MigrationRunner(legacy).run()
+        clock = FakeClock(MARCH)
+        config = legacy_config().model_copy(
+            update={
+                "compute_mode": True,
+                "packs": (PackSettings(pack_id="small", units=500, price_cents=900),),
+            }
+        )
+        billing = Billing(config, stores=MongoStores(legacy, clock=clock), clock=clock)
+        billing.attribute("org_acme", "run:1", {"llm": Decimal("0.100")}, step="review:initial")
+        billing.attribute("org_acme", "run_0", {}, step="initial")
+        billing.extras.credit_pack("org_acme", "small", "cs:1")
+        billing.extras.debit("org_acme", 7, "d:1")
+        old_keys = {
+            "Attribute": ["run:1:review:initial", "run_0:initial"],
+            "CreditPack": ["pack:cs:1"],
+            "Debit": ["debit:d:1"],
+        }
+        journal = legacy["account_journal"]
+        # Write them back as the previous release stored them: raw keys and no request.
+        for kind, keys in old_keys.items():
+            documents = list(journal.find({"org": "org_acme", "type": kind}).sort("seq", 1))
+            for document, key in zip(documents, keys, strict=True):
+                journal.update_one(
+                    {"_id": document["_id"]}, {"$set": {"key": key}, "$unset": {"request": ""}}
+                )
+        legacy["migrations"].delete_one({"_id": "namespace-journal-keys"})
+        (report,) = MigrationRunner(legacy).run()
+        assert ("namespace-journal-keys", 4) == (report.name, report.counts[0][1])
+        rekeyed = {
+            doc["legacy_key"]: doc["key"] for doc in journal.find({"legacy_key": {"$exists": True}})
+        }
+        assert {
+            "run:1:review:initial": "attr:run%3A1:review%3Ainitial",
+            "run_0:initial": "attr:run_0:initial",
+            "pack:cs:1": "pack:cs%3A1",
+            "debit:d:1": "debit:d%3A1",
+        } == rekeyed
+        length = journal.count_documents({"org": "org_acme"})
+        before = billing.extras.balance("org_acme")
+        again = billing.attribute(
+            "org_acme", "run:1", {"llm": Decimal("0.100")}, step="review:initial"
+        )
+        assert (True, 100) == (again.replayed, again.units)
+        assert True is billing.attribute("org_acme", "run_0", {}, step="initial").replayed
+        assert True is billing.extras.credit_pack("org_acme", "small", "cs:1").replayed
+        assert True is billing.extras.debit("org_acme", 7, "d:1").replayed
+        assert length == journal.count_documents({"org": "org_acme"})
+        assert before == billing.extras.balance("org_acme")
+        assert 100 == billing.usage("org_acme")["compute_used"]
 
 
 class TestMongomockMigrations(MongomockTier, MigrationSuite):

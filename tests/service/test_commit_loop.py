@@ -70,7 +70,7 @@ class LoseRefreshOnce:
 def flaky(billing: Billing) -> LoseRefreshOnce:
     """Put a :class:`LoseRefreshOnce` between ``billing`` and its account store."""
     store = LoseRefreshOnce(billing.accounts.store)
-    billing.accounts.store = store  # type: ignore[assignment]
+    billing.accounts.store = store
     return store
 
 
@@ -367,7 +367,7 @@ def test_lost_races_back_off_then_give_up(billing: Billing) -> None:
     """Every lost race sleeps a backoff; after ``max_commit_attempts`` the loop gives up."""
     slept: list[float] = []
     service = AccountService(
-        AlwaysLoses(billing.accounts.store),  # type: ignore[arg-type]
+        AlwaysLoses(billing.accounts.store),
         billing.plans,
         compute_config(max_commit_attempts=5),
         billing.clock,

@@ -85,3 +85,15 @@ def test_run_all_only_filters_and_exits_0_when_nothing_fails(
     assert "bench_b" not in out
     assert 1 == load("run_all").main(["--only", "bench_b"], directory=tmp_path)
     assert "main() returned 3" in capsys.readouterr().out
+
+
+def test_bench_contention_prints_the_attempt_distribution(
+    mongo_wire_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench_contention on the session's wire server: no call exhausted, no unit lost."""
+    figures = load("bench_contention").run(mongo_wire_uri, "the test wire server", 4, 3)
+    out = capsys.readouterr().out
+    assert "attempts per call" in out
+    assert 0 == figures["exhausted"]
+    assert 36 == figures["used"]
+    assert 12 == sum(figures["attempts"].values())

@@ -36,6 +36,7 @@ from compute_pricing_mongo import (
     MongoStores,
 )
 from compute_pricing_mongo.cli import URI_ENV_VAR, register
+from compute_pricing_mongo.migrations import upgraded_key
 from tests.support.mongo_fixtures import DatabaseFactory, Db, MongomockTier, RealTier, WireTier
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_mongo_dump.json"
@@ -348,3 +349,13 @@ class TestMigrateCommand:
         """The package declares ``migrate`` in the ``compute_pricing.commands`` group."""
         found = {ep.name: ep for ep in metadata.entry_points(group="compute_pricing.commands")}
         assert register is found["migrate"].load()
+
+
+def test_upgraded_key_keeps_keys_it_does_not_know() -> None:
+    """Keys of other kinds, or not in their kind's old shape, are left as they are."""
+    assert "stripe:evt_1" == upgraded_key("HandleWebhook", "stripe:evt_1", [])
+    assert "odd:x" == upgraded_key("Debit", "odd:x", [])
+    assert "norun" == upgraded_key("Attribute", "norun", [])
+    assert "dunning:2026-03-01T08%3A00" == upgraded_key(
+        "ExpireSubscription", "dunning:2026-03-01T08:00", []
+    )

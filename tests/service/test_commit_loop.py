@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 
 from compute_pricing import Billing, EventRecorder, FakeClock
@@ -23,6 +24,7 @@ from compute_pricing.errors import (
     BillingError,
     ComputeExhaustedError,
     ConcurrencyConflictError,
+    IdempotencyConflictError,
     JournalSeqTakenError,
 )
 from compute_pricing.evolve import fold
@@ -378,3 +380,26 @@ def test_lost_races_back_off_then_give_up(billing: Billing) -> None:
         service.execute(ORG, cmd.Attribute("run_1", "initial", {"default": Decimal(1)}))
     assert 5 == len(slept)
     assert all(0 <= s <= BACKOFF_CAP_SECONDS for s in slept)
+
+
+def test_reserve_after_a_lost_pack_refresh_catches_up_instead_of_402(clock: FakeClock) -> None:
+    """Snapshot says exhausted, journal holds the pack: reserve catches up and holds."""
+    billing = Billing.in_memory(compute_config(), clock=clock)
+    exhausted_with_pack(billing)
+    store = flaky(billing)
+    store.armed = True
+    billing.extras.credit_pack(ORG, "small", "cs_1")
+    assert 500 == billing.reserve(ORG, 500).units
+    assert_healed_and_published_once(billing)
+
+
+def test_a_key_committed_by_another_kind_is_a_conflict(billing: Billing) -> None:
+    """A stored entry of another command kind under the key: 409 naming ``kind``."""
+    billing.extras.credit_pack(ORG, "small", "cs_1")
+    store = billing.accounts.store
+    (entry,) = store.read_journal(ORG)
+    forged = attrs.evolve(entry, seq=2, key="attr:run_1:initial", request=None)
+    store.append(forged)
+    with pytest.raises(IdempotencyConflictError) as raised:
+        billing.attribute(ORG, "run_1", {"scrap": Decimal("0.010")})
+    assert ("attr:run_1:initial", "kind") == (raised.value.key, raised.value.field)

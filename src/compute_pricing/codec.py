@@ -190,7 +190,9 @@ def _mapping(item: Decoder) -> Decoder:
 #: Fields added to a stored type after documents without them were written: a document that
 #: lacks one decodes to the field's default (one line per field, e.g. a new journal field).
 #: Every other field is required.
-ABSENT_AS_DEFAULT: dict[type, frozenset[str]] = {}
+ABSENT_AS_DEFAULT: dict[type, frozenset[str]] = {
+    JournalEntry: frozenset({"request", "clock_skew_ms"}),
+}
 
 
 def _record(cls: type) -> Decoder:
@@ -341,6 +343,8 @@ def entry_to_document(entry: JournalEntry) -> dict[str, Any]:
         "outcome": to_document(entry.outcome),
         "at": entry.at,
         "ledger": entry.ledger,
+        "request": None if entry.request is None else to_document(entry.request),
+        "clock_skew_ms": entry.clock_skew_ms,
     }
 
 

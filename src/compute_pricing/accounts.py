@@ -19,14 +19,22 @@ twice" is kept:
 - ``at`` never goes backwards within an account: a clock that stepped back is clamped to the
   previous entry's ``at`` and the step is recorded in the entry's ``clock_skew_ms``.
 
-The fast path costs three store calls: read the snapshot, append, save the snapshot.
+The fast path costs three store calls: read the snapshot, append, save the snapshot; two when
+the process-local snapshot cache holds the org at the version this process last committed or
+read (append at ``cached + 1``, save the snapshot). The cache is only a guess of the latest
+version: the journal's unique ``(org, seq)`` index stays the arbiter, so a cache behind another
+process's commit loses the insert and catches up from the journal like any lost race, and a
+state taken from the cache is never used to refuse, to answer without writing, or to replay
+(those first catch up from the journal, as they do on a stored snapshot).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,7 +60,14 @@ from compute_pricing.ports import AccountStore, Clock, EventPublisher, PlanCatal
 from compute_pricing.rules.ledger import ledger_line_count
 from compute_pricing.state import Account
 
-__all__ = ["BACKOFF_BASE_SECONDS", "BACKOFF_CAP_SECONDS", "AccountService", "Committed", "backoff"]
+__all__ = [
+    "BACKOFF_BASE_SECONDS",
+    "BACKOFF_CAP_SECONDS",
+    "AccountService",
+    "Committed",
+    "SnapshotCache",
+    "backoff",
+]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +116,7 @@ class _Loaded:
     at: datetime | None
     caught_up: bool = False
     behind: bool = False
+    cached: bool = False
 
 
 def _first_difference(stored: Mapping[str, Any], asked: Mapping[str, Any]) -> str | None:
@@ -108,6 +124,62 @@ def _first_difference(stored: Mapping[str, Any], asked: Mapping[str, Any]) -> st
         if stored.get(name) != asked.get(name):
             return name
     return None
+
+
+class SnapshotCache:
+    """Process-local LRU of the latest account each org was seen at: ``(state, version, at)``.
+
+    Bounded to ``size`` orgs (0 turns it off); thread-safe; never moves an org backwards.
+    ``hits`` counts loads served from it and ``fallbacks`` the commits that found it behind
+    the journal (another process committed first) and caught up.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = 0
+        self.fallbacks = 0
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[Account, int, datetime | None]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, org: str) -> tuple[Account, int, datetime | None] | None:
+        """The cached account of ``org`` (marked most recently used), or ``None``."""
+        if not self.size:
+            return None
+        with self._lock:
+            found = self._entries.get(org)
+            if found is not None:
+                self._entries.move_to_end(org)
+                self.hits += 1
+            return found
+
+    def put(self, org: str, state: Account, version: int, at: datetime | None) -> None:
+        """Remember ``org`` at ``version`` unless a later version is already held."""
+        if not self.size:
+            return
+        with self._lock:
+            held = self._entries.get(org)
+            if held is not None and held[1] > version:
+                return
+            self._entries[org] = (state, version, at)
+            self._entries.move_to_end(org)
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def count_fallback(self) -> None:
+        """Count a commit that found its cached version taken."""
+        with self._lock:
+            self.fallbacks += 1
+
+    def forget(self, org: str | None = None) -> None:
+        """Drop ``org`` (every org when ``None``)."""
+        with self._lock:
+            if org is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(org, None)
 
 
 class AccountService:
@@ -123,23 +195,48 @@ class AccountService:
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.store = store
+        self.cache = SnapshotCache(config.snapshot_cache_size)
+        self._store = store
         self.catalog = catalog
         self.config = config
         self.clock = clock
         self.publisher = publisher
         self._sleep = sleep
 
+    @property
+    def store(self) -> AccountStore:
+        """The account store; setting another one empties the snapshot cache."""
+        return self._store
+
+    @store.setter
+    def store(self, store: AccountStore) -> None:
+        self.cache.forget()
+        self._store = store
+
     def new_account(self, org: str) -> Account:
         """The state of an org that has no journal yet."""
         return Account.new(org, self.config.default_plan)
 
-    def peek(self, org: str) -> Account:
-        """The snapshot's state: one store read, may lag a commit whose refresh was lost."""
+    def peek(self, org: str, *, keep: bool = False) -> Account:
+        """The snapshot's state: one store read, may lag a commit whose refresh was lost.
+
+        ``keep`` also puts it in the snapshot cache, so the next command on ``org`` in this
+        process skips its own read (a sweep reads an account once, then writes it).
+        """
         snapshot = self.store.read_snapshot(org)
-        return snapshot.state if snapshot is not None else self.new_account(org)
+        if snapshot is None:
+            return self.new_account(org)
+        if keep:
+            self.cache.put(org, snapshot.state, snapshot.version, snapshot.at)
+        return snapshot.state
 
     def _read(self, org: str) -> _Loaded:
+        cached = self.cache.get(org)
+        if cached is not None:
+            return _Loaded(cached[0], cached[1], cached[2], cached=True)
+        return self._read_stored(org)
+
+    def _read_stored(self, org: str) -> _Loaded:
         snapshot = self.store.read_snapshot(org)
         if snapshot is None:
             return _Loaded(self.new_account(org), 0, None)
@@ -163,8 +260,14 @@ class AccountService:
             self._heal(org, loaded)
         return True
 
+    def _remember(self, org: str, loaded: _Loaded) -> None:
+        """Keep ``loaded`` in the cache once it is caught up (it is the journal's state)."""
+        if loaded.caught_up:
+            self.cache.put(org, loaded.state, loaded.version, loaded.at)
+
     def _heal(self, org: str, loaded: _Loaded) -> None:
         """Refresh the stored snapshot to ``loaded`` if it was found behind the journal."""
+        self._remember(org, loaded)
         if loaded.behind:
             self._refresh(
                 Snapshot(org=org, version=loaded.version, state=loaded.state, at=loaded.at)
@@ -172,19 +275,29 @@ class AccountService:
             loaded.behind = False
 
     def _refresh(self, snapshot: Snapshot) -> None:
-        """Compare-and-set the snapshot; a failure only leaves the cache behind (logged)."""
+        """Compare-and-set the snapshot; a failure only leaves the cache behind (logged).
+
+        When the stored snapshot did not become ``snapshot`` (a failure, or a lost
+        compare-and-set), the org leaves the process cache too, so its next command reads the
+        stored snapshot and heals it as after any lost refresh.
+        """
         try:
-            self.store.save_snapshot(snapshot)
+            saved = self.store.save_snapshot(snapshot)
         except Exception:  # the journal entry is the commit; the snapshot is only a cache
+            self.cache.forget(snapshot.org)
             log.exception("snapshot refresh of %s at %d failed", snapshot.org, snapshot.version)
+            return
+        if not saved:
+            self.cache.forget(snapshot.org)
 
     def load(self, org: str) -> tuple[Account, int]:
         """The current state and version: the snapshot plus any journal entries past it.
 
         A snapshot found behind is refreshed (compare-and-set).
         """
-        loaded = self._read(org)
+        loaded = self._read_stored(org)
         self._catch_up(org, loaded)
+        self._remember(org, loaded)
         return loaded.state, loaded.version
 
     def context(self, state: Account, now: datetime) -> Context:
@@ -271,14 +384,23 @@ class AccountService:
             try:
                 self.store.append(entry)
             except JournalKeyExistsError as exc:
+                if loaded.cached and not loaded.caught_up:
+                    # Decided on the cache, which may be behind: decide again on the journal's
+                    # state, where the key (some depend on the state) answers as it would have.
+                    self._catch_up(org, loaded)
+                    if command.key(loaded.state) != exc.existing.key:
+                        continue
                 return self._replay(org, command, exc.existing, loaded, attempt)
             except JournalSeqTakenError:
+                if loaded.cached:
+                    self.cache.count_fallback()
                 took = time.monotonic() - began
                 self._sleep(backoff(attempt, base=max(BACKOFF_BASE_SECONDS, took)))
                 # Only the entries we missed: the winners refresh the snapshot themselves.
                 self._catch_up(org, loaded, refresh=False)
                 continue
             new_state = fold(loaded.state, decision.events)
+            self.cache.put(org, new_state, entry.seq, entry.at)
             self._refresh(Snapshot(org=org, version=entry.seq, state=new_state, at=entry.at))
             self.publisher.publish(decision.events)
             return Committed(

@@ -394,7 +394,7 @@ class Billing:
         now = self.clock.now()
 
         def reset(org: str) -> bool:
-            status = self.accounts.peek(org).subscription.status
+            status = self.accounts.peek(org, keep=True).subscription.status
             if status not in {"active", "trialing", "none"}:
                 return False
             return self._apply(org, cmd.ResetWeek(), dry_run=dry_run)

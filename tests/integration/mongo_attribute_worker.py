@@ -4,7 +4,8 @@ Usage: ``python -m tests.integration.mongo_attribute_worker URI DB NAME RUNS SHA
 It builds its own client and ``Billing`` on ``MongoStores`` (as a separate app server would),
 prints ``READY``, waits for a line on stdin (so both workers start together), then attributes
 ``RUNS`` runs of its own plus the ``SHARED`` runs every worker sends, and prints one JSON line:
-the units it applied, how many of its calls were replays, and the outcome of each shared run.
+the units it applied, how many of its calls were replays, the outcome of each shared run, and
+how often its snapshot cache served a load and was found behind the other worker's commits.
 """
 
 from __future__ import annotations
@@ -58,7 +59,15 @@ def main(argv: list[str]) -> int:
             shared_outcomes.append(result.replayed)
     client.close()
     sys.stdout.write(
-        json.dumps({"applied": applied, "replays": replays, "shared_replayed": shared_outcomes})
+        json.dumps(
+            {
+                "applied": applied,
+                "replays": replays,
+                "shared_replayed": shared_outcomes,
+                "cache_hits": billing.accounts.cache.hits,
+                "cache_fallbacks": billing.accounts.cache.fallbacks,
+            }
+        )
         + "\n"
     )
     return 0

@@ -299,7 +299,7 @@ def test_admin_show_gathers_usage_balance_lots_and_the_last_entries() -> None:
     billing, _ = seeded(1)
     view = billing.admin.show("org_0", entries=2)
     json.dumps(view)
-    assert (3, 10, 500, ["pack:cs_0", "run_1:initial"]) == (
+    assert (3, 10, 500, ["pack:cs_0", "attr:run_1:initial"]) == (
         view["version"],
         view["usage"]["compute_used"],
         view["balance"]["balance"],

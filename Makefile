@@ -29,4 +29,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .venv-mongoeco .coverage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-mongoeco .venv-localstripe .coverage .pytest_cache .mypy_cache .ruff_cache

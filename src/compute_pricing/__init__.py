@@ -79,6 +79,7 @@ from compute_pricing.events import (
     UsageRecorded,
     WeekOpened,
 )
+from compute_pricing.fake_gateway import FakePaymentGateway
 from compute_pricing.memory import (
     EventRecorder,
     InMemoryAccountStore,
@@ -133,6 +134,7 @@ __all__ = [
     "ExtrasDebited",
     "ExtrasExhausted",
     "FakeClock",
+    "FakePaymentGateway",
     "ForbiddenError",
     "IdempotencyConflictError",
     "InMemoryAccountStore",

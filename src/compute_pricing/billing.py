@@ -24,6 +24,7 @@ from compute_pricing.errors import (
 )
 from compute_pricing.evolve import fold
 from compute_pricing.extras import ExtrasService
+from compute_pricing.fake_gateway import FakePaymentGateway
 from compute_pricing.memory import (
     EventRecorder,
     InMemoryAccountStore,
@@ -39,6 +40,7 @@ from compute_pricing.ports import (
     EventPublisher,
     IdGenerator,
     Lock,
+    PaymentGateway,
     PlanCatalog,
     PlanRepository,
     ProcessedEventStore,
@@ -108,8 +110,10 @@ class Billing:
         publisher: EventPublisher | None = None,
         ids: IdGenerator | None = None,
         catalog: PlanCatalog | None = None,
+        gateway: PaymentGateway | None = None,
     ) -> None:
         self.config = config
+        self.gateway: PaymentGateway | None = gateway
         self.clock: Clock = clock or SystemClock()
         self.events: EventPublisher = publisher or EventRecorder()
         self.ids: IdGenerator = ids or UuidIds()
@@ -127,9 +131,10 @@ class Billing:
     def in_memory(
         cls, config: BillingConfig | None = None, *, clock: Clock | None = None, **kwargs: Any
     ) -> Billing:
-        """A fully in-process instance: in-memory stores, sequential ids, an event recorder."""
+        """In-process: in-memory stores, sequential ids, an event recorder, a fake gateway."""
         clock = clock or SystemClock()
         kwargs.setdefault("ids", SequentialIds())
+        kwargs.setdefault("gateway", FakePaymentGateway())
         return cls(config or BillingConfig(), stores=InMemoryStores(clock), clock=clock, **kwargs)
 
     # -- compute -------------------------------------------------------------------------

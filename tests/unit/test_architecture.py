@@ -87,3 +87,54 @@ def test_errors_form_one_tree_with_one_status_each() -> None:
         errors.InvalidCostError: 400,
     }
     assert statuses == {cls: cls.status for cls in statuses}
+
+
+ADAPTERS = SRC.parents[1] / "adapters"
+TEST_ONLY = ("localstripe", "aiohttp", "tests", "mongomock")
+
+
+def _imported_roots(path: Path) -> set[str]:
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_shipped_code_never_imports_a_test_tool() -> None:
+    """Neither the core nor an adapter imports localstripe (GPL), aiohttp, mongomock or tests."""
+    shipped = [*SRC.rglob("*.py"), *ADAPTERS.rglob("*.py")]
+    assert ADAPTERS / "compute_pricing_stripe" / "gateway.py" in shipped
+    offenders = sorted(
+        f"{path.relative_to(SRC.parents[1])}: {root}"
+        for path in shipped
+        for root in _imported_roots(path) & set(TEST_ONLY)
+    )
+    assert [] == offenders
+
+
+def test_the_stripe_adapter_talks_only_to_stripe_and_the_core() -> None:
+    """``compute_pricing_stripe`` imports stripe and the core, no other adapter or SDK."""
+    others = {"pymongo", "bson", "fastapi", "flask", "starlette", "compute_pricing_mongo"}
+    offenders = sorted(
+        f"{path.name}: {root}"
+        for path in (ADAPTERS / "compute_pricing_stripe").rglob("*.py")
+        for root in _imported_roots(path) & others
+    )
+    assert [] == offenders
+
+
+def test_the_gateway_kit_loads_no_sdk() -> None:
+    """The fake gateway and its contract suite import without stripe."""
+    code = (
+        "import sys, compute_pricing.fake_gateway, compute_pricing.testing.gateway\n"
+        f"bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}"
+        " or m.startswith('compute_pricing_')]\n"
+        "print(','.join(sorted(bad)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert "" == result.stdout.strip()

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import re
 import socket
@@ -42,7 +41,7 @@ from localstripe.server import app, get_api_key, get_post_data, json_response, u
 
 # localstripe pickles its store to a fixed /tmp path on every write; tests run in parallel
 # sessions, so this server keeps its state in memory only.
-resources.Store.dump_to_disk = lambda self: None  # type: ignore[method-assign]
+resources.Store.dump_to_disk = lambda self: None
 
 CHECKOUT_PARAMS = frozenset(
     {
@@ -69,7 +68,7 @@ LOCK = asyncio.Lock()
 
 
 def _id(prefix: str) -> str:
-    return prefix + "".join(random.choices(string.ascii_letters + string.digits, k=14))  # noqa: S311  # ids, not secrets
+    return prefix + "".join(random.choices(string.ascii_letters + string.digits, k=14))
 
 
 def invalid(message: str, param: str | None = None, status: int = 400) -> UserError:
@@ -308,7 +307,9 @@ async def overrides(request: web.Request, handler: Any) -> web.StreamResponse:
     for method, pattern, override in OVERRIDES:
         match = pattern.match(request.path)
         if request.method == method and match:
-            request.match_info.update(match.groupdict())  # type: ignore[attr-defined]
+            if get_api_key(request) is None:
+                return UserError(401, "Unauthorized").to_response()
+            request.match_info.update(match.groupdict())
             try:
                 result = override(request)
                 return await result if asyncio.iscoroutine(result) else result
@@ -323,9 +324,9 @@ async def overrides(request: web.Request, handler: Any) -> web.StreamResponse:
 async def schedule_failure(request: web.Request) -> web.Response:
     """POST /_test/fail: the next ``count`` API requests answer ``status`` with ``type``."""
     data = await get_post_data(request) or {}
-    for _ in range(int(data.get("count", 1))):
-        FAILURES.append({"status": int(data["status"]), "type": data.get("type", "api_error")})
-    return web.Response()
+    failure = {"status": int(data["status"]), "type": data.get("type", "api_error")}
+    FAILURES.extend([failure] * int(data.get("count", 1)))
+    return json_response({"scheduled": len(FAILURES)})
 
 
 def _fingerprint(request: web.Request, body: bytes) -> tuple[Any, ...]:

@@ -20,6 +20,7 @@ import attrs
 from compute_pricing import decide as core
 from compute_pricing import events as ev
 from compute_pricing import provider_commands as pc
+from compute_pricing.evolve import fold
 from compute_pricing.plans import Plan
 from compute_pricing.rules.gate import effective_quota
 from compute_pricing.rules.watermarks import is_stale, moved
@@ -118,7 +119,7 @@ def _sync_subscription(state: Account, c: pc.SyncSubscription, ctx: core.Context
             cancel_at_period_end=False if ended else c.cancel_at_period_end,
         )
     )
-    synced = core.fold(state, events)
+    synced = fold(state, events)
     renewal = [] if ended else _renewal(synced, ctx, plan, c.current_period_start)
     events += renewal
     outcome: dict[str, Any] = {

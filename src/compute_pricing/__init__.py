@@ -13,6 +13,7 @@ Start with :class:`Billing` and :class:`BillingConfig`::
 
 from compute_pricing.billing import Billing, InMemoryStores, Stores
 from compute_pricing.catalog import CachedPlanCatalog, StaticPlanCatalog
+from compute_pricing.checkouts import CheckoutLink, RefundRequested
 from compute_pricing.config import (
     AlertSettings,
     BillingConfig,
@@ -61,7 +62,13 @@ from compute_pricing.errors import (
 from compute_pricing.events import (
     AccountEvent,
     ComputeCharged,
+    CustomerDeleted,
+    CustomerLinked,
     DebtSettled,
+    DisputeLost,
+    DisputeOpened,
+    DisputeReinstated,
+    DisputeUnresolved,
     Event,
     ExtrasCredited,
     ExtrasDebited,
@@ -70,13 +77,18 @@ from compute_pricing.events import (
     PaymentFailed,
     PaymentRecovered,
     PlanChanged,
+    PlanUnresolved,
     PlanVersionBumped,
     RefundApplied,
+    RefundUnresolved,
     ReservationReleased,
     SubscriptionExpired,
+    SubscriptionSynced,
+    SubscriptionUnresolved,
     ThresholdCrossed,
     UnitsReserved,
     UsageRecorded,
+    WatermarkMoved,
     WeekOpened,
 )
 from compute_pricing.fake_gateway import FakePaymentGateway
@@ -101,11 +113,13 @@ from compute_pricing.results import (
     SweepSummary,
     UsageView,
 )
+from compute_pricing.subscriptions import AccountChange
 from compute_pricing.timekeeping import FakeClock, SystemClock, month_key, week_key
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccountChange",
     "AccountEvent",
     "Admission",
     "AlertSettings",
@@ -115,6 +129,7 @@ __all__ = [
     "BillingError",
     "CachedPlanCatalog",
     "CheckoutConflictError",
+    "CheckoutLink",
     "CheckoutRequest",
     "CheckoutSession",
     "ClockError",
@@ -126,7 +141,13 @@ __all__ = [
     "ConflictError",
     "CorruptStateError",
     "CreditResult",
+    "CustomerDeleted",
+    "CustomerLinked",
     "DebtSettled",
+    "DisputeLost",
+    "DisputeOpened",
+    "DisputeReinstated",
+    "DisputeUnresolved",
     "Event",
     "EventRecorder",
     "ExtrasBalance",
@@ -163,6 +184,7 @@ __all__ = [
     "PlanChanged",
     "PlanNotConfiguredError",
     "PlanSettings",
+    "PlanUnresolved",
     "PlanVersionBumped",
     "PlanVersionExistsError",
     "QuotaExceededError",
@@ -170,6 +192,8 @@ __all__ = [
     "RedirectNotAllowedError",
     "RefundApplied",
     "RefundInfo",
+    "RefundRequested",
+    "RefundUnresolved",
     "ReservationHandle",
     "ReservationReleased",
     "SequentialIds",
@@ -178,6 +202,8 @@ __all__ = [
     "StripeSettings",
     "SubscriptionExpired",
     "SubscriptionInfo",
+    "SubscriptionSynced",
+    "SubscriptionUnresolved",
     "SweepSummary",
     "SystemClock",
     "ThresholdCrossed",
@@ -189,6 +215,7 @@ __all__ = [
     "UsageRecorded",
     "UsageView",
     "UuidIds",
+    "WatermarkMoved",
     "WebhookError",
     "WebhookHandlerError",
     "WebhookPayloadError",

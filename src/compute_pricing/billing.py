@@ -386,11 +386,13 @@ class Billing:
     def payment_succeeded(self, org: str, ref: str) -> Mapping[str, Any]:
         """An invoice was paid: past-due cleared, the plan held before a dunning sweep restored.
 
-        ``ref`` is the Stripe event or invoice id; this direct call moves the invoice watermark
-        to now, like the webhook it stands for.
+        ``ref`` is the Stripe event or invoice id (once per ref); the status becomes active.
         """
         change = self.subscriptions.invoice_paid(
-            require_org(org), event_id=validate_ref("ref", ref), event_created=self.clock.now()
+            require_org(org),
+            event_id=validate_ref("ref", ref),
+            event_created=self.clock.now(),
+            direct=True,
         )
         return dict(change.outcome)
 

@@ -43,10 +43,12 @@ def _fail_invoice(state: Account, c: pc.FailInvoice, ctx: core.Context) -> core.
 
 def _pay_invoice(state: Account, c: pc.PayInvoice, ctx: core.Context) -> core.Decision:
     sub = state.subscription
-    if is_stale(sub, "invoice", c.created, c.event_id):
+    if not c.direct and is_stale(sub, "invoice", c.created, c.event_id):
         return core.Decision((), {"applied": False, "reason": "stale"}, write=False)
-    events: list[ev.AccountEvent] = [moved(state, ctx.now, "invoice", c.created, c.event_id)]
-    recovering = sub.status in _DUNNING or sub.past_due_since is not None
+    events: list[ev.AccountEvent] = []
+    if not c.direct:
+        events.append(moved(state, ctx.now, "invoice", c.created, c.event_id))
+    recovering = c.direct or sub.status in _DUNNING or sub.past_due_since is not None
     if recovering:
         events.append(ev.PaymentRecovered(org=state.org, at=ctx.now))
     restored = None

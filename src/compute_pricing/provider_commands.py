@@ -99,15 +99,20 @@ class FailInvoice(Command):
 
 @attrs.frozen(kw_only=True)
 class PayInvoice(Command):
-    """An invoice was paid; ``restore`` is the plan the dunning sweep put aside, if any."""
+    """An invoice was paid; ``restore`` is the plan the dunning sweep put aside, if any.
+
+    ``direct`` is the admin call (``Billing.payment_succeeded``): ``event_id`` is then the
+    caller's ref, the status becomes active whatever it was, and no watermark is read or moved.
+    """
 
     event_id: str
     created: datetime
     restore: Plan | None = None
+    direct: bool = False
 
     def key(self, state: Account) -> str:
-        """``stripe:<event_id>``."""
-        return journal_key("stripe", self.event_id)
+        """``stripe:<event_id>`` (``payment_succeeded:<ref>`` for a direct call)."""
+        return journal_key("payment_succeeded" if self.direct else "stripe", self.event_id)
 
 
 @attrs.frozen(kw_only=True)

@@ -240,8 +240,12 @@ class SubscriptionService:
         customer_id: str | None = None,
         event_id: str,
         event_created: datetime,
+        direct: bool = False,
     ) -> AccountChange:
-        """``invoice.paid`` / ``invoice.payment_succeeded``: dunning cleared, plan restored."""
+        """``invoice.paid`` / ``invoice.payment_succeeded``: dunning cleared, plan restored.
+
+        ``direct`` marks the admin call (see ``PayInvoice`` in :mod:`.provider_commands`).
+        """
         event = validate_ref("event_id", event_id)
         created = _instant("event_created", event_created)
         resolved = self.resolve_org(org, customer_id)
@@ -254,7 +258,7 @@ class SubscriptionService:
                 restore = self._accounts.catalog.get_plan_by_version(
                     sub.restore_plan_id, sub.restore_version
                 )
-            command = pc.PayInvoice(event_id=event, created=created, restore=restore)
+            command = pc.PayInvoice(event_id=event, created=created, restore=restore, direct=direct)
             try:
                 return _change(resolved, self._accounts.execute(resolved, command))
             except ConcurrencyConflictError:

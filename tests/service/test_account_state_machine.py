@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule
@@ -47,8 +48,10 @@ from compute_pricing import (
     ThresholdCrossed,
     WeekOpened,
 )
+from compute_pricing.errors import PaymentPastDueError
 from compute_pricing.evolve import fold
 from compute_pricing.money import cost_to_units, refund_units
+from compute_pricing.rules.gate import dunning_stage
 from compute_pricing.rules.ledger import LedgerLine, ledger_lines
 from compute_pricing.state import Account
 from compute_pricing.testing import strategies as cps
@@ -214,8 +217,17 @@ class AccountMachine(RuleBasedStateMachine):
 
     @rule(org=orgs, units=st.integers(1, 3_000))
     def debit(self, org: str, units: int) -> None:
-        """Spend extras directly; what lots do not cover becomes debt."""
-        before = self.balance(org)
+        """Spend extras directly (lots short -> debt); refused, writing nothing, once degraded."""
+        before, version = self.balance(org), self.loaded(org)[1]
+        subscription = self.loaded(org)[0].subscription
+        degraded = "degraded" == dunning_stage(
+            subscription, self.clock.now(), self.billing.config.grace_days
+        )
+        if degraded:
+            with pytest.raises(PaymentPastDueError):
+                self.billing.extras.debit(org, units, self.fresh("debit"))
+            assert (before, version) == (self.balance(org), self.loaded(org)[1])
+            return
         result = self.billing.extras.debit(org, units, self.fresh("debit"))
         assert CreditResult(True, units, before - units) == result
 

@@ -31,7 +31,7 @@ def test_customer_carries_the_org_in_its_metadata(
     """The created customer has ``metadata.organization_id``."""
     customer_id = stripe_gateway.create_customer(org="org_42", idempotency_key="cus:org_42:a")
     customer = stripe_client.v1.customers.retrieve(customer_id)
-    assert {"organization_id": "org_42"} == customer.metadata.to_dict()
+    assert {"organization_id": "org_42"} == customer.to_dict()["metadata"]
 
 
 def test_extras_checkout_sends_metadata_tax_and_reference(
@@ -51,7 +51,7 @@ def test_extras_checkout_sends_metadata_tax_and_reference(
         session.customer,
         session.client_reference_id,
     )
-    assert expected == session.metadata.to_dict()
+    assert expected == session.to_dict()["metadata"]
     assert created.url == session.url
     assert session.automatic_tax.enabled is True
     assert session.payment_intent is not None
@@ -59,7 +59,7 @@ def test_extras_checkout_sends_metadata_tax_and_reference(
     intent = stripe_client.v1.payment_intents.retrieve(
         intent_id if isinstance(intent_id, str) else intent_id.id
     )
-    assert expected == intent.metadata.to_dict()
+    assert expected == intent.to_dict()["metadata"]
     assert 4_900 == intent.amount
 
 
@@ -75,7 +75,7 @@ def test_subscription_checkout_has_metadata_and_no_tax_by_default(
     created = stripe_gateway.create_checkout_session(request, idempotency_key="sub:s1")
     session = stripe_client.v1.checkout.sessions.retrieve(created.session_id)
     assert "subscription" == session.mode
-    assert {"organization_id": "org_2"} == session.metadata.to_dict()
+    assert {"organization_id": "org_2"} == session.to_dict()["metadata"]
     assert session.payment_intent is None
     assert session.automatic_tax.enabled is False
 
@@ -154,3 +154,30 @@ def test_an_unreachable_server_is_unavailable() -> None:
     with pytest.raises(PaymentProviderUnavailableError) as raised:
         gateway.list_refunds("ch_1")
     assert isinstance(raised.value.__cause__, stripe.APIConnectionError)
+
+
+def test_a_reused_key_is_refused_as_stripe_refuses_it(
+    stripe_gateway: StripePaymentGateway, stripe_provider: StripeProviderSetup
+) -> None:
+    """Another amount under a used key is Stripe's ``idempotency_error``, naming the key."""
+    intent, _charge = stripe_provider.paid_payment(4_900)
+    stripe_gateway.create_refund(
+        payment_intent=intent, amount_cents=100, reason=None, idempotency_key="re:reuse"
+    )
+    with pytest.raises(PaymentRequestError) as raised:
+        stripe_gateway.create_refund(
+            payment_intent=intent, amount_cents=200, reason=None, idempotency_key="re:reuse"
+        )
+    assert isinstance(raised.value.__cause__, stripe.IdempotencyError)
+    assert "idempotency_key" == raised.value.param
+
+
+def test_the_server_marks_a_replayed_answer(stripe_client: stripe.StripeClient) -> None:
+    """The second request under a key gets the stored body and ``Idempotent-Replayed``."""
+    options: stripe.RequestOptions = {"idempotency_key": "cus:replay-header"}
+    first = stripe_client.raw_request("post", "/v1/customers", description="a", **options)
+    again = stripe_client.raw_request("post", "/v1/customers", description="a", **options)
+    assert (200, 200) == (first.code, again.code)
+    assert first.body == again.body
+    assert "true" == again.headers.get("Idempotent-Replayed")
+    assert first.headers.get("Idempotent-Replayed") is None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 import pytest
@@ -19,20 +21,28 @@ from compute_pricing_stripe import checkout_params, translate, translated
 from compute_pricing_stripe.responses import checkout_session, refund_info, subscription_info
 
 
+def _make(cls: Callable[..., stripe.StripeError], *args: Any, **kwargs: Any) -> stripe.StripeError:
+    """An SDK error built as the SDK builds it (its constructors are untyped)."""
+    return cls(*args, **kwargs)
+
+
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (stripe.APIConnectionError("down"), PaymentProviderUnavailableError),
+        (_make(stripe.APIConnectionError, "down"), PaymentProviderUnavailableError),
         (stripe.RateLimitError("slow down", http_status=429), PaymentProviderUnavailableError),
         (stripe.APIError("boom", http_status=502), PaymentProviderUnavailableError),
         (stripe.APIError("no status"), PaymentProviderUnavailableError),
         (stripe.APIError("conflict", http_status=409), PaymentProviderError),
-        (stripe.InvalidRequestError("bad", param="amount"), PaymentRequestError),
-        (stripe.CardError("declined", param="card", code="card_declined"), PaymentRequestError),
+        (_make(stripe.InvalidRequestError, "bad", param="amount"), PaymentRequestError),
+        (
+            _make(stripe.CardError, "declined", param="card", code="card_declined"),
+            PaymentRequestError,
+        ),
         (stripe.IdempotencyError("reused"), PaymentRequestError),
         (stripe.AuthenticationError("bad key"), PaymentConfigurationError),
         (stripe.PermissionError("restricted key"), PaymentConfigurationError),
-        (stripe.SignatureVerificationError("bad sig", "t=1"), PaymentProviderError),
+        (_make(stripe.SignatureVerificationError, "bad sig", "t=1"), PaymentProviderError),
     ],
 )
 def test_every_stripe_error_has_one_library_error(
@@ -44,7 +54,7 @@ def test_every_stripe_error_has_one_library_error(
 
 def test_request_errors_keep_the_param_and_the_message() -> None:
     """A refused parameter is named; the message names the operation and Stripe's words."""
-    error = translate(stripe.InvalidRequestError("Amount too big", param="amount"), "refund")
+    error = translate(_make(stripe.InvalidRequestError, "Amount too big", param="amount"), "refund")
     assert isinstance(error, PaymentRequestError)
     assert ("amount", "Stripe refund failed: Amount too big") == (error.param, str(error))
 
@@ -58,7 +68,7 @@ def test_an_idempotency_error_names_the_key() -> None:
 
 def test_translated_chains_the_sdk_error_and_lets_bugs_through() -> None:
     """``translated`` raises ``from`` the SDK error; a non-Stripe error passes untouched."""
-    cause = stripe.APIConnectionError("reset by peer")
+    cause = _make(stripe.APIConnectionError, "reset by peer")
     with pytest.raises(PaymentProviderUnavailableError) as raised, translated("refund"):
         raise cause
     assert cause is raised.value.__cause__

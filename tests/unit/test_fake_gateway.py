@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from compute_pricing import Billing, FakePaymentGateway
@@ -114,3 +117,21 @@ def test_checkout_refuses_an_unknown_mode_and_a_missing_price() -> None:
         fake.create_checkout_session(request, idempotency_key="k2")
     assert "line_items[0][price]" == no_price.value.param
     assert {} == fake.sessions
+
+
+def test_concurrent_calls_with_one_key_create_one_refund() -> None:
+    """Eight threads sending the same refund key get one refund between them."""
+    fake = FakePaymentGateway()
+    fake.add_payment("pi_1", 4_900)
+    barrier = threading.Barrier(8)
+
+    def refund() -> str:
+        barrier.wait()
+        return fake.create_refund(
+            payment_intent="pi_1", amount_cents=1_000, reason=None, idempotency_key="r"
+        ).refund_id
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = {future.result() for future in [pool.submit(refund) for _ in range(8)]}
+    assert {"re_1"} == ids
+    assert 1_000 == fake.refunded_cents("pi_1")

@@ -303,13 +303,7 @@ class Billing:
             counts = dict(loaded.legacy.counts) if loaded.legacy.period == period else {}
             return UsageView(
                 "legacy",
-                {
-                    "plan": plan_id,
-                    "period": period,
-                    "usage": counts,
-                    "limits": dict(limits),
-                    **_cancellation(loaded),
-                },
+                {"plan": plan_id, "period": period, "usage": counts, "limits": dict(limits)},
             )
         state, ctx = self._current(loaded)
         room = current_headroom(state, ctx)

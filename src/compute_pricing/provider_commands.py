@@ -22,6 +22,9 @@ from compute_pricing.keys import journal_key
 from compute_pricing.plans import Plan
 from compute_pricing.state import Account
 
+#: Field metadata: a value derived by the use case, left out of the command's replay request.
+_DERIVED = {"request": False}
+
 __all__ = [
     "CreditPaidPack",
     "DeleteCustomer",
@@ -45,13 +48,16 @@ class SyncSubscription(Command):
     event_id: str
     created: datetime
     subscription_id: str
-    customer_id: str | None
-    status: str
-    plan: Plan | None
-    price_ids: tuple[str, ...] = ()
-    current_period_start: datetime | None = None
-    cancel_at: datetime | None = None
-    cancel_at_period_end: bool = False
+    # What Stripe reported and what the catalog resolved it to are not part of the request: a
+    # redelivered checkout fetches the subscription again, and a plan may have been bumped since;
+    # the event id alone names the fact.
+    customer_id: str | None = attrs.field(metadata=_DERIVED)
+    status: str = attrs.field(metadata=_DERIVED)
+    plan: Plan | None = attrs.field(metadata=_DERIVED)
+    price_ids: tuple[str, ...] = attrs.field(default=(), metadata=_DERIVED)
+    current_period_start: datetime | None = attrs.field(default=None, metadata=_DERIVED)
+    cancel_at: datetime | None = attrs.field(default=None, metadata=_DERIVED)
+    cancel_at_period_end: bool = attrs.field(default=False, metadata=_DERIVED)
     deleted: bool = False
 
     def key(self, state: Account) -> str:
@@ -107,7 +113,8 @@ class PayInvoice(Command):
 
     event_id: str
     created: datetime
-    restore: Plan | None = None
+    # looked up from the account (cleared once restored), so not part of the request
+    restore: Plan | None = attrs.field(default=None, metadata=_DERIVED)
     direct: bool = False
 
     def key(self, state: Account) -> str:

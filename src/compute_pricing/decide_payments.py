@@ -54,9 +54,11 @@ def _pay_invoice(state: Account, c: pc.PayInvoice, ctx: core.Context) -> core.De
     restored = None
     if sub.restore_plan_id is not None:
         plan = c.restore
-        if plan is None or (plan.plan_id, plan.version) != (
-            sub.restore_plan_id,
-            sub.restore_version,
+        wanted = sub.restore_version  # None: put aside before first billed, any version
+        if (
+            plan is None
+            or plan.plan_id != sub.restore_plan_id
+            or wanted not in (None, plan.version)
         ):
             # the caller looked the plan up on an older state: let it look again
             raise ConcurrencyConflictError(state.org, 1)

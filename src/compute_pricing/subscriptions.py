@@ -31,6 +31,7 @@ from compute_pricing.errors import (
     ConcurrencyConflictError,
     InvalidInputError,
     PaymentConfigurationError,
+    PlanNotConfiguredError,
     UnknownPackError,
     UnknownPlanError,
 )
@@ -252,12 +253,7 @@ class SubscriptionService:
         if resolved is None:
             return AccountChange("unresolved", None, {"reason": "no_org"})
         for attempt in range(_RESTORE_ATTEMPTS):
-            sub = self._accounts.load(resolved)[0].subscription
-            restore = None
-            if sub.restore_plan_id is not None and sub.restore_version is not None:
-                restore = self._accounts.catalog.get_plan_by_version(
-                    sub.restore_plan_id, sub.restore_version
-                )
+            restore = self._restore_plan(resolved)
             command = pc.PayInvoice(event_id=event, created=created, restore=restore, direct=direct)
             try:
                 return _change(resolved, self._accounts.execute(resolved, command))
@@ -265,6 +261,19 @@ class SubscriptionService:
                 if attempt + 1 == _RESTORE_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _restore_plan(self, org: str) -> Plan | None:
+        """The plan a dunning sweep put aside on ``org``'s account (503 if no longer configured)."""
+        sub = self._accounts.load(org)[0].subscription
+        if sub.restore_plan_id is None:
+            return None
+        catalog = self._accounts.catalog
+        try:
+            if sub.restore_version is None:
+                return catalog.get_active_plan(sub.restore_plan_id)
+            return catalog.get_plan_by_version(sub.restore_plan_id, sub.restore_version)
+        except UnknownPlanError as exc:
+            raise PlanNotConfiguredError(exc.plan_id) from exc
 
     # -- packs, refunds, disputes ------------------------------------------------------------
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from compute_pricing import Billing, FakeClock
-from compute_pricing.errors import PaymentPastDueError
+from compute_pricing.errors import PaymentPastDueError, PlanNotConfiguredError
 from tests.conftest import START, BillingFactory
-from tests.support.stripe_accounts import stripe_billing, sub
+from tests.support.stripe_accounts import CatalogWithout, stripe_billing, sub
 
 OK = "https://app.example.test/ok"
 
@@ -110,3 +110,31 @@ def test_a_subscription_event_older_than_the_sweep_does_not_undo_it(
     )
     assert "stale" == late.status
     assert "free" == billing.usage("org_a")["plan"]
+
+
+def test_a_sweep_before_the_first_charge_restores_the_plan_on_payment(
+    billing: Billing, clock: FakeClock
+) -> None:
+    """Never billed (no version pinned) when swept: payment puts the plan's active version back."""
+    billing.subscribe("org_a", "starter")
+    billing.payment_failed("org_a", "in_1")
+    clock.advance(days=15)
+    billing.dunning_sweep()
+    billing.payment_succeeded("org_a", "in_2")
+    back = billing.accounts.load("org_a")[0].subscription
+    assert ("starter", 1, "active") == (back.plan_id, back.plan_version, back.status)
+
+
+def test_a_restore_plan_no_longer_configured_is_a_503(
+    make_billing: BillingFactory, clock: FakeClock
+) -> None:
+    """The plan put aside was removed from the catalog: PlanNotConfiguredError, nothing written."""
+    billing = stripe_billing(make_billing)
+    pro_then_failed(billing)
+    clock.set(START + timedelta(days=15))
+    billing.dunning_sweep()
+    billing.accounts.catalog = CatalogWithout("pro", billing.accounts.catalog)
+    entries = len(billing.stores.accounts.read_journal("org_a"))
+    with pytest.raises(PlanNotConfiguredError):
+        billing.invoice_paid("org_a", event_id="evt_paid", event_created=clock.now())
+    assert entries == len(billing.stores.accounts.read_journal("org_a"))

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from compute_pricing import Billing, FakeClock
 from compute_pricing import events as ev
-from compute_pricing.errors import PaymentProviderUnavailableError, UnknownPlanError
+from compute_pricing.errors import PaymentProviderUnavailableError
 from compute_pricing.memory import EventRecorder
-from compute_pricing.plans import Plan
-from compute_pricing.ports import PlanCatalog
 from tests.conftest import START, BillingFactory
-from tests.support.stripe_accounts import fake, stripe_billing, sub
+from tests.support.stripe_accounts import CatalogWithout, fake, stripe_billing, sub
 
 
 @pytest.fixture
@@ -315,7 +311,7 @@ def test_customer_deleted_is_ordered_and_checks_the_customer(billing: Billing) -
 def test_a_price_of_a_plan_the_catalog_lacks_is_unresolved(billing: Billing) -> None:
     """A configured price whose plan has no active version keeps the plan (plan.unresolved)."""
     billing.subscription_changed("org_a", sub(), event_id="evt_1", event_created=START)
-    billing.accounts.catalog = _Without("pro", billing.accounts.catalog)
+    billing.accounts.catalog = CatalogWithout("pro", billing.accounts.catalog)
     change = billing.subscription_changed(
         "org_a",
         sub(prices=("price_pro_m",)),
@@ -323,29 +319,3 @@ def test_a_price_of_a_plan_the_catalog_lacks_is_unresolved(billing: Billing) -> 
         event_created=START + timedelta(seconds=1),
     )
     assert (True, "starter") == (change.outcome["plan_unresolved"], change.outcome["plan_id"])
-
-
-class _Without:
-    """A plan catalog that has lost one plan (an operator removed it from the catalog)."""
-
-    def __init__(self, plan_id: str, inner: PlanCatalog) -> None:
-        self.plan_id = plan_id
-        self.inner = inner
-
-    def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:
-        """The inner plan, or UnknownPlanError for the lost one."""
-        if plan_id == self.plan_id:
-            raise UnknownPlanError(plan_id)
-        return self.inner.get_active_plan(plan_id, at)
-
-    def get_plan_by_version(self, plan_id: str, version: int) -> Plan:
-        """The inner version."""
-        return self.inner.get_plan_by_version(plan_id, version)
-
-    def bump_version(self, plan_id: str, changes: Mapping[str, Any]) -> Plan:
-        """The inner bump."""
-        return self.inner.bump_version(plan_id, changes)
-
-    def invalidate_cache(self, plan_id: str | None = None) -> None:
-        """The inner invalidation."""
-        self.inner.invalidate_cache(plan_id)

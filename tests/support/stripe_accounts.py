@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from compute_pricing import Billing, BillingConfig, PackSettings, PlanSettings
+from compute_pricing.errors import UnknownPlanError
 from compute_pricing.fake_gateway import FakePaymentGateway
 from compute_pricing.payments import SubscriptionInfo
+from compute_pricing.plans import Plan
+from compute_pricing.ports import PlanCatalog
 from tests.conftest import BillingFactory, compute_config
 
 
@@ -78,3 +82,31 @@ def sub(
         cancel_at_period_end=cancel_at_period_end,
         metadata=metadata or {},
     )
+
+
+class CatalogWithout:
+    """A plan catalog that has lost one plan (an operator removed it from the catalog)."""
+
+    def __init__(self, plan_id: str, inner: PlanCatalog) -> None:
+        self.plan_id = plan_id
+        self.inner = inner
+
+    def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:
+        """The inner plan, or UnknownPlanError for the lost one."""
+        if plan_id == self.plan_id:
+            raise UnknownPlanError(plan_id)
+        return self.inner.get_active_plan(plan_id, at)
+
+    def get_plan_by_version(self, plan_id: str, version: int) -> Plan:
+        """The inner version, or UnknownPlanError for the lost plan."""
+        if plan_id == self.plan_id:
+            raise UnknownPlanError(plan_id, version)
+        return self.inner.get_plan_by_version(plan_id, version)
+
+    def bump_version(self, plan_id: str, changes: Mapping[str, Any]) -> Plan:
+        """The inner bump."""
+        return self.inner.bump_version(plan_id, changes)
+
+    def invalidate_cache(self, plan_id: str | None = None) -> None:
+        """The inner invalidation."""
+        self.inner.invalidate_cache(plan_id)

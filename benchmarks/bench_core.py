@@ -1,4 +1,4 @@
-"""In-memory core throughput and gate latency (DESIGN 6: >= 50,000 attributions/s on one core).
+"""In-memory core throughput and gate latency (docs/rules.md "Targets").
 
 Measures, on ``Billing.in_memory`` with a ``FakeClock`` (the week never rolls mid-run):
 

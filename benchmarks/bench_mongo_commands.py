@@ -1,4 +1,6 @@
-"""Database commands per gate check and per attribution on MongoDB, by history size (DESIGN 6).
+"""Database commands per gate check and per attribution on MongoDB, by history size.
+
+The targets are in docs/rules.md, "Targets".
 
 Targets: ``billing.check_quota(org)`` = 1 command; ``billing.attribute`` <= 3 commands on the
 fast path; the same counts, and about the same time, whatever the org's history; the account
@@ -240,7 +242,9 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse arguments, start a wire server unless ``--uri`` is given, print the figures."""
-    parser = argparse.ArgumentParser(description="MongoDB commands per call (DESIGN 6).")
+    parser = argparse.ArgumentParser(
+        description="MongoDB commands per call (targets: docs/rules.md)."
+    )
     parser.add_argument("--uri", help="a real MongoDB (default: start a mongoeco wire server)")
     parser.add_argument(
         "--history",
@@ -261,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         return
     python = ensure_mongoeco_venv(ROOT)
-    with mongoeco_server(python, ROOT / "scripts" / "mongoeco_server.py") as uri:
+    with mongoeco_server(python, ROOT / "tests" / "support" / "mongoeco_server.py") as uri:
         run(
             uri,
             "the mongoeco wire server (in-memory engine)",

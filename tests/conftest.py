@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 from compute_pricing import Billing, BillingConfig, FakeClock, PackSettings, PlanSettings
 from compute_pricing.memory import SequentialIds
 from tests.support.stores import STORE_KINDS, activate
+from tests.support.tiers import REAL_URI_ENV
 
 # Mongo tiers: session wire server, fresh databases, the ``mongo_wire_stores`` store kind.
 pytest_plugins = ["tests.support.mongo_fixtures"]
@@ -21,6 +22,22 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=30, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the real-MongoDB tier's marker."""
+    config.addinivalue_line("markers", "real_mongodb: needs the real MongoDB named by the URI")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a real MongoDB URI, leave that tier's tests out (one status test reports it)."""
+    if os.environ.get(REAL_URI_ENV):
+        return
+    tier = [item for item in items if item.get_closest_marker("real_mongodb")]
+    if tier:
+        config.hook.pytest_deselected(items=tier)
+        items[:] = [item for item in items if not item.get_closest_marker("real_mongodb")]
+
 
 #: Monday 2026-01-05 09:00 UTC, week 2026-W02.
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

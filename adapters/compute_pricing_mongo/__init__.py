@@ -12,8 +12,10 @@ Every business operation is one atomic single-document write; no transaction is 
 """
 
 from compute_pricing_mongo.accounts import MongoAccountStore
+from compute_pricing_mongo.client import DEFAULT_TIMEOUT_MS, client_options
 from compute_pricing_mongo.errors import MongoStoreError, MongoUnavailableError
 from compute_pricing_mongo.indexes import ensure_indexes, index_models
+from compute_pricing_mongo.jobs import MongoJobCursorStore, MongoOrgDirectory
 from compute_pricing_mongo.lock import MongoLock
 from compute_pricing_mongo.migrations import MIGRATIONS, Migration, MigrationRunner
 from compute_pricing_mongo.plans import MongoPlanRepository
@@ -21,16 +23,20 @@ from compute_pricing_mongo.processed_events import MongoProcessedEventStore
 from compute_pricing_mongo.stores import MongoStores
 
 __all__ = [
+    "DEFAULT_TIMEOUT_MS",
     "MIGRATIONS",
     "Migration",
     "MigrationRunner",
     "MongoAccountStore",
+    "MongoJobCursorStore",
     "MongoLock",
+    "MongoOrgDirectory",
     "MongoPlanRepository",
     "MongoProcessedEventStore",
     "MongoStoreError",
     "MongoStores",
     "MongoUnavailableError",
+    "client_options",
     "ensure_indexes",
     "index_models",
 ]

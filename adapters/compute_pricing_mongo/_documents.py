@@ -19,17 +19,22 @@ and the other top-level fields are derived from it so the cron queries can use i
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from compute_pricing.codec import (
     account_from_document,
     entry_from_document,
     entry_to_document,
+    from_document,
     to_document,
 )
+from compute_pricing.errors import CorruptStateError
 from compute_pricing.journal import JournalEntry, Snapshot
+from compute_pricing.plans import Plan
+from compute_pricing.stripe.records import ProcessedEvent
 from compute_pricing_mongo._names import Document
 
 __all__ = [
@@ -38,12 +43,16 @@ __all__ = [
     "encode",
     "entry_document",
     "entry_from",
+    "plan_from",
+    "processed_event_from",
     "snapshot_from_document",
     "snapshot_update",
 ]
 
 #: Top-level snapshot fields derived from the state for the cron queries.
 QUERYABLE_FIELDS = ("reset_at", "next_expiry", "past_due_since")
+
+_T = TypeVar("_T")
 
 _NEEDS_ESCAPE = re.compile(r"[.$%]")
 _ESCAPED = re.compile(r"%(25|2E|24)")
@@ -93,9 +102,12 @@ def entry_document(entry: JournalEntry) -> Document:
     return document
 
 
-def entry_from(document: Mapping[str, Any]) -> JournalEntry:
-    """The journal entry a document written by :func:`entry_document` holds."""
-    return entry_from_document(decode(document))
+def entry_from(document: Mapping[str, Any], org: str | None = None) -> JournalEntry:
+    """The journal entry a document written by :func:`entry_document` holds (strict).
+
+    ``org`` is the org the read asked for; a bad document raises ``CorruptStateError``.
+    """
+    return entry_from_document(decode(document), org=org)
 
 
 def snapshot_update(snapshot: Snapshot) -> Document:
@@ -123,10 +135,41 @@ def snapshot_update(snapshot: Snapshot) -> Document:
     return update
 
 
-def snapshot_from_document(document: Mapping[str, Any]) -> Snapshot:
-    """The snapshot an account document holds (``version`` 0 when a legacy one lacks it)."""
-    return Snapshot(
-        org=document["org"],
-        version=int(document.get("version", 0)),
-        state=account_from_document(decode(document["state"])),
-    )
+def snapshot_from_document(document: Mapping[str, Any], org: str | None = None) -> Snapshot:
+    """The snapshot an account document holds, decoded strictly.
+
+    ``org`` is the org the read asked for. A missing or mistyped ``version`` (a snapshot whose
+    version is unknown would fold the journal twice), ``org`` or state field raises
+    :class:`~compute_pricing.errors.CorruptStateError` naming the dotted field.
+    """
+    stored_org = document.get("org")
+    org = org if org is not None else stored_org if type(stored_org) is str else None
+    if org is None or stored_org != org:
+        raise CorruptStateError(org, "snapshot", "org", f"holds {stored_org!r}")
+    for name in ("version", "state"):
+        if name not in document:
+            raise CorruptStateError(org, "snapshot", name, "missing")
+    version = from_document(int, document["version"], org=org, document="snapshot", field="version")
+    if version < 0:
+        raise CorruptStateError(org, "snapshot", "version", f"negative: {version}")
+    state = account_from_document(decode(document["state"]), org=org, field="state")
+    return Snapshot(org=org, version=version, state=state)
+
+
+def _named(kind: str, name: object, tp: type[_T], document: Mapping[str, Any]) -> _T:
+    """``document`` decoded as ``tp``; an error's reason names the document (``name``)."""
+    try:
+        return typing.cast(_T, from_document(tp, decode(document), document=kind))
+    except CorruptStateError as exc:
+        raise CorruptStateError(None, kind, exc.field, f"{name!r}: {exc.reason}") from None
+
+
+def plan_from(document: Mapping[str, Any]) -> Plan:
+    """The plan version a document written from ``encode(plan)`` holds, decoded strictly."""
+    name = f"{document.get('plan_id')} v{document.get('version')}"
+    return _named("plan", name, Plan, document)
+
+
+def processed_event_from(document: Mapping[str, Any]) -> ProcessedEvent:
+    """The claim a processed-event document holds, decoded strictly (``processed_event``)."""
+    return _named("processed_event", document.get("_id"), ProcessedEvent, document)

@@ -7,6 +7,7 @@ from typing import Any
 __all__ = [
     "ACCOUNTS",
     "CUSTOMER_FIELD",
+    "JOB_CURSORS",
     "JOURNAL",
     "LOCKS",
     "MIGRATIONS",
@@ -42,3 +43,6 @@ CUSTOMER_FIELD = "state.subscription.customer_id"
 
 PAYMENT_INTENT_FIELD = "events.data.payment_intent"
 """Where a journal entry's pack credit records its payment intent."""
+
+JOB_CURSORS = "job_cursors"
+"""Cursors of unfinished cron runs, one per job name."""

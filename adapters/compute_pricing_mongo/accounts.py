@@ -1,6 +1,6 @@
 """``MongoAccountStore``: the account journal and its snapshots in two collections.
 
-One business operation is one single-document write (DESIGN 2.1): the journal insert at
+One business operation is one single-document write (rules.md "Accounts"): the journal insert at
 ``seq = version + 1`` under the unique ``(org, seq)`` and ``(org, key)`` indexes is the commit;
 the snapshot refresh afterwards is a conditional upsert on ``version`` that never moves
 backwards. No multi-document transaction is used anywhere.
@@ -16,6 +16,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from compute_pricing.codec import require_contiguous
 from compute_pricing.errors import JournalKeyExistsError, JournalSeqTakenError
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing_mongo._documents import (
@@ -55,7 +56,7 @@ class MongoAccountStore:
         """The stored snapshot (possibly behind the journal): one ``find``."""
         with translated("read_snapshot"):
             document = self._accounts.find_one({"org": org}, dict(_SNAPSHOT_FIELDS))
-        return None if document is None else snapshot_from_document(document)
+        return None if document is None else snapshot_from_document(document, org)
 
     def read_journal(self, org: str, *, after_seq: int = 0) -> Sequence[JournalEntry]:
         """Entries with ``seq > after_seq``, oldest first."""
@@ -65,13 +66,13 @@ class MongoAccountStore:
                     {"org": org, "seq": {"$gt": after_seq}}, dict(_ENTRY_FIELDS)
                 ).sort("seq", ASCENDING)
             )
-        return [entry_from(document) for document in documents]
+        return require_contiguous(org, after_seq, [entry_from(d, org) for d in documents])
 
     def find_entry(self, org: str, key: str) -> JournalEntry | None:
         """The entry committed under ``key``, if any."""
         with translated("find_entry"):
             document = self._journal.find_one({"org": org, "key": key}, dict(_ENTRY_FIELDS))
-        return None if document is None else entry_from(document)
+        return None if document is None else entry_from(document, org)
 
     def append(self, entry: JournalEntry) -> None:
         """Insert ``entry``: the commit point (key conflicts are told apart from seq ones)."""
@@ -111,7 +112,7 @@ class MongoAccountStore:
         )
         try:
             for document in cursor:
-                yield entry_from(document)
+                yield entry_from(document, org)
         except PyMongoError as exc:
             raise translate(exc, "iter_ledger") from exc
         finally:

@@ -1,4 +1,7 @@
-"""``compute-pricing migrate``: the MongoDB migrations as a subcommand of the core CLI.
+"""``compute-pricing migrate`` and the Mongo back end of the operator commands.
+
+:func:`open_stores` is the ``mongo`` entry point of ``compute_pricing.backends``: the core's
+``cron`` and ``admin`` commands open their stores through it, so the core imports no driver.
 
 Registered through the entry-point group ``compute_pricing.commands``
 (``migrate = "compute_pricing_mongo.cli:register"``). This is the one place of the adapter that
@@ -12,12 +15,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["URI_ENV_VAR", "migrate", "register"]
+from compute_pricing.errors import ConfigError
+from compute_pricing.ports import Clock
+
+if TYPE_CHECKING:
+    from compute_pricing_mongo.stores import MongoStores
+
+__all__ = ["DB_ENV_VAR", "URI_ENV_VAR", "migrate", "open_stores", "register"]
 
 URI_ENV_VAR = "COMPUTE_PRICING_MONGODB_URI"
 """Environment variable holding the MongoDB URI when ``--uri`` is not given."""
+DB_ENV_VAR = "COMPUTE_PRICING_MONGODB_DB"
+"""Environment variable holding the database name when ``--db`` is not given."""
 
 _USAGE_ERROR = 2
 
@@ -86,5 +99,60 @@ def migrate(args: argparse.Namespace) -> int:
             for line in report.lines():
                 _write(line)
         return 0
+    finally:
+        client.close()
+
+
+@contextmanager
+def open_stores(
+    *, uri: str, db: str | None, clock: Clock, timeout_s: float = 5.0
+) -> Iterator[MongoStores]:
+    """``MongoStores`` on ``uri`` (entry point ``mongo`` of ``compute_pricing.backends``).
+
+    Pings the server first, waiting at most ``timeout_s``: a bad URI raises
+    :class:`~compute_pricing.errors.ConfigError` (field ``uri`` or ``db``), an unreachable
+    server :class:`~compute_pricing_mongo.errors.MongoUnavailableError` with one short line
+    naming the hosts (never the credentials, never the driver's topology description).
+    Indexes are left to ``compute-pricing migrate``. The client is closed on exit.
+    """
+    try:
+        from pymongo import MongoClient, uri_parser  # noqa: PLC0415 - only commands need it
+        from pymongo.errors import ConfigurationError, PyMongoError  # noqa: PLC0415 - idem
+    except ImportError:
+        raise ConfigError(
+            "uri", "pymongo is missing: pip install 'compute-pricing[mongo]'"
+        ) from None
+    from compute_pricing_mongo.errors import MongoUnavailableError  # noqa: PLC0415 - idem
+    from compute_pricing_mongo.stores import MongoStores  # noqa: PLC0415 - idem
+
+    try:
+        hosts = ", ".join(f"{host}:{port}" for host, port in uri_parser.parse_uri(uri)["nodelist"])
+    except (PyMongoError, ValueError) as exc:
+        raise ConfigError("uri", f"not a MongoDB URI ({type(exc).__name__})") from None
+    timeout_ms = max(1, int(timeout_s * 1000))
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms, 30_000),
+    )
+    try:
+        try:
+            client.admin.command("ping")
+        except PyMongoError:
+            raise MongoUnavailableError(
+                "connect", f"no MongoDB server answered at {hosts} within {timeout_s:g}s"
+            ) from None
+        if db:
+            database = client[db]
+        else:
+            try:
+                database = client.get_default_database()
+            except ConfigurationError:
+                raise ConfigError(
+                    "db", f"the URI names no database: pass --db or set {DB_ENV_VAR}"
+                ) from None
+        yield MongoStores(database, clock=clock, ensure_indexes=False)
     finally:
         client.close()

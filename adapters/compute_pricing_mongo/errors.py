@@ -9,6 +9,10 @@ Everything else pymongo raises is mapped by :func:`translate`::
     BillingError
     └── MongoStoreError            500  any other PyMongoError (bad command, index conflict...)
         └── MongoUnavailableError  503  no server, network failure, step-down, timeouts
+
+A timeout is any error pymongo marks ``timeout`` (a client-side ``timeoutMS`` or
+``pymongo.timeout()`` deadline that expired, whatever the step it expired in) as well as the
+server's own ``maxTimeMS`` and write-concern timeouts.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ class MongoUnavailableError(MongoStoreError):
 
 def translate(exc: PyMongoError, operation: str) -> MongoStoreError:
     """The library error for a pymongo error raised by ``operation``."""
-    if isinstance(exc, _UNAVAILABLE):
+    if isinstance(exc, _UNAVAILABLE) or exc.timeout:
         return MongoUnavailableError(operation, f"{type(exc).__name__}: {exc}")
     return MongoStoreError(operation, f"{type(exc).__name__}: {exc}")
 

@@ -1,4 +1,4 @@
-"""Every index the MongoDB back end relies on, declared once (DESIGN 2.1, 3.8).
+"""Every index the MongoDB back end relies on, declared once (docs/rules.md "Accounts", "Stripe").
 
 Correctness rests on the unique indexes: ``(org, seq)`` and ``(org, key)`` on the journal make
 the insert the commit point and the key an idempotency key; ``org`` on the snapshots makes the
@@ -105,6 +105,11 @@ def index_models(
                 name="touched_at_ttl",
                 expireAfterSeconds=processed_event_ttl_days * _DAY_SECONDS,
                 partialFilterExpression={"dead_letter": False},
+            ),
+            IndexModel(
+                [("processed_at", ASCENDING), ("_id", ASCENDING)],
+                name="dead_letters",
+                partialFilterExpression={"dead_letter": True},
             ),
         ),
     }

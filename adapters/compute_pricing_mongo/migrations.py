@@ -14,8 +14,9 @@ The migrations, in order:
     every index of :mod:`compute_pricing_mongo.indexes` that is missing.
 ``add-compute-fields``
     account documents written in legacy mode, before compute existed, gain the compute state
-    with its defaults (no week, no lots, no debt, no reservations), ``version: 0``, and the
-    top-level query fields the cron indexes read (``status``, ``past_due_since``).
+    with its defaults (no week, no lots, no debt, no reservations, subscription status
+    ``none`` and not past due where the legacy document left them out), ``version: 0``, and
+    the top-level query fields the cron indexes read (``status``, ``past_due_since``).
 ``add-plan-version-and-period-start``
     the subscription state gains ``plan_version: null`` (not billed under a version yet: the
     first compute week records the version in force) and ``current_period_start: null``.
@@ -223,6 +224,8 @@ _COMPUTE_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("state.legacy", {"period": None, "counts": {}}),
     ("state.signup_granted", False),
     ("state.ledger_lines", 0),
+    ("state.subscription.status", "none"),
+    ("state.subscription.past_due_since", None),
 )
 
 
@@ -261,6 +264,7 @@ def _processed_event_changes() -> Sequence[Change]:
         SetDefault(PROCESSED_EVENTS, "dead_letter", False),
         SetDefault(PROCESSED_EVENTS, "done", True),
         SetDefault(PROCESSED_EVENTS, "attempts", 0),
+        SetDefault(PROCESSED_EVENTS, "last_error", ""),
         DeriveField(PROCESSED_EVENTS, "event_id", ("_id",), lambda doc, _: doc["_id"], "_id"),
         DeriveField(
             PROCESSED_EVENTS,
@@ -286,7 +290,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         "add-processed-event-fields",
-        "webhook claims gain the dead-letter flag and a TTL timestamp",
+        "webhook claims gain the dead-letter flag, last_error and a TTL timestamp",
         _processed_event_changes,
     ),
 )

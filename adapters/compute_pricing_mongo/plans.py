@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from compute_pricing.codec import from_document
 from compute_pricing.errors import PlanVersionExistsError, UnknownPlanError
 from compute_pricing.plans import Plan
-from compute_pricing_mongo._documents import decode, encode
+from compute_pricing_mongo._documents import encode, plan_from
 from compute_pricing_mongo._names import PLANS, Document
 from compute_pricing_mongo.errors import translated
 
@@ -23,7 +22,7 @@ _FIELDS = {"_id": 0}
 
 
 def _plan(document: Mapping[str, Any]) -> Plan:
-    return cast(Plan, from_document(Plan, decode(document)))
+    return plan_from(document)
 
 
 class MongoPlanRepository:

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from pymongo.database import Database
 
-from compute_pricing.ports import AccountStore, Clock, Lock, PlanRepository, ProcessedEventStore
+from compute_pricing.ports import (
+    AccountStore,
+    Clock,
+    JobCursorStore,
+    Lock,
+    OrgDirectory,
+    PlanRepository,
+    ProcessedEventStore,
+)
 from compute_pricing_mongo._names import Document
 from compute_pricing_mongo.accounts import MongoAccountStore
 from compute_pricing_mongo.indexes import DEFAULT_PROCESSED_EVENT_TTL_DAYS, ensure_indexes
+from compute_pricing_mongo.jobs import MongoJobCursorStore, MongoOrgDirectory
 from compute_pricing_mongo.lock import MongoLock
 from compute_pricing_mongo.plans import MongoPlanRepository
 from compute_pricing_mongo.processed_events import MongoProcessedEventStore
@@ -41,6 +50,8 @@ class MongoStores:
             db, ttl_days=processed_event_ttl_days
         )
         self.lock: Lock = MongoLock(db, clock)
+        self.job_cursors: JobCursorStore = MongoJobCursorStore(db)
+        self.orgs: OrgDirectory = MongoOrgDirectory(db)
         if ensure_indexes:
             self.ensure_indexes()
 

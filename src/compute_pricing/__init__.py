@@ -50,6 +50,7 @@ from compute_pricing.errors import (
     QuotaExceededError,
     ReadOnlyCatalogError,
     RedirectNotAllowedError,
+    RequestValidationError,
     UnknownPackError,
     UnknownPlanError,
     UnknownPurchaseError,
@@ -113,6 +114,9 @@ from compute_pricing.results import (
     SweepSummary,
     UsageView,
 )
+from compute_pricing.stripe.payloads import StripeEvent
+from compute_pricing.stripe.pipeline import WebhookOutcome, WebhookProcessor
+from compute_pricing.stripe.records import ProcessedEvent
 from compute_pricing.subscriptions import AccountChange
 from compute_pricing.timekeeping import FakeClock, SystemClock, month_key, week_key
 
@@ -187,6 +191,7 @@ __all__ = [
     "PlanUnresolved",
     "PlanVersionBumped",
     "PlanVersionExistsError",
+    "ProcessedEvent",
     "QuotaExceededError",
     "ReadOnlyCatalogError",
     "RedirectNotAllowedError",
@@ -194,11 +199,13 @@ __all__ = [
     "RefundInfo",
     "RefundRequested",
     "RefundUnresolved",
+    "RequestValidationError",
     "ReservationHandle",
     "ReservationReleased",
     "SequentialIds",
     "StaticPlanCatalog",
     "Stores",
+    "StripeEvent",
     "StripeSettings",
     "SubscriptionExpired",
     "SubscriptionInfo",
@@ -218,7 +225,9 @@ __all__ = [
     "WatermarkMoved",
     "WebhookError",
     "WebhookHandlerError",
+    "WebhookOutcome",
     "WebhookPayloadError",
+    "WebhookProcessor",
     "WebhookSignatureError",
     "WeekOpened",
     "__version__",

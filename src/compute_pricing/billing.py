@@ -1,4 +1,4 @@
-"""The composition root and public facade: :class:`Billing` (DESIGN 4).
+"""The composition root and public facade: :class:`Billing` (docs/rules.md "Public API").
 
 ``Billing(config, stores=..., clock=...)`` wires the ports to the use cases; everything a host
 application calls hangs off it. ``Billing.in_memory(config, clock=...)`` is the embedded
@@ -14,10 +14,11 @@ from typing import Any, Protocol
 
 from compute_pricing import commands as cmd
 from compute_pricing.accounts import AccountService
+from compute_pricing.admin import AdminService
 from compute_pricing.catalog import CachedPlanCatalog, StaticPlanCatalog
 from compute_pricing.checkouts import CheckoutLink, CheckoutService, RefundRequested
 from compute_pricing.config import BillingConfig
-from compute_pricing.decide import current_headroom, exhausted_error, roll_week
+from compute_pricing.decide import current_headroom, decide, exhausted_error, roll_week
 from compute_pricing.errors import (
     BillingError,
     InvalidInputError,
@@ -29,19 +30,24 @@ from compute_pricing.fake_gateway import FakePaymentGateway
 from compute_pricing.memory import (
     EventRecorder,
     InMemoryAccountStore,
+    InMemoryJobCursorStore,
     InMemoryLock,
+    InMemoryOrgDirectory,
     InMemoryPlanRepository,
     InMemoryProcessedEventStore,
     SequentialIds,
     UuidIds,
 )
+from compute_pricing.observability import log_refusal
 from compute_pricing.payments import SubscriptionInfo
 from compute_pricing.ports import (
     AccountStore,
     Clock,
     EventPublisher,
     IdGenerator,
+    JobCursorStore,
     Lock,
+    OrgDirectory,
     PaymentGateway,
     PlanCatalog,
     PlanRepository,
@@ -57,6 +63,7 @@ from compute_pricing.results import (
 from compute_pricing.rules.attribution import parse_costs, validate_run_id, validate_step
 from compute_pricing.rules.legacy import counter_name, current_count
 from compute_pricing.state import FAIL_CLOSED_STATUSES, Account
+from compute_pricing.stripe.pipeline import WebhookOutcome, WebhookProcessor
 from compute_pricing.subscriptions import AccountChange, SubscriptionService
 from compute_pricing.timekeeping import SystemClock, month_key, to_utc_ms
 from compute_pricing.validation import require_org, require_units, validate_ref
@@ -64,6 +71,8 @@ from compute_pricing.validation import require_org, require_units, validate_ref
 __all__ = ["Billing", "InMemoryStores", "Stores"]
 
 _SWEEP_BATCH = 500
+OnOrg = Callable[[str, str], None]
+"""A sweep's per-org callback: ``(org, outcome)`` once the org is handled."""
 _LEGACY_PAID = frozenset({"active", "trialing"})
 #: Stripe subscription statuses ``subscribe`` accepts.
 _STATUSES = FAIL_CLOSED_STATUSES | {"active", "trialing", "past_due"}
@@ -84,7 +93,10 @@ class InMemoryStores:
     """Every store in process memory: the embedded default. Implements ``Stores``."""
 
     def __init__(self, clock: Clock) -> None:
-        self.accounts: AccountStore = InMemoryAccountStore()
+        accounts = InMemoryAccountStore()
+        self.accounts: AccountStore = accounts
+        self.orgs: OrgDirectory = InMemoryOrgDirectory(accounts)
+        self.job_cursors: JobCursorStore = InMemoryJobCursorStore()
         self.plans: PlanRepository | None = InMemoryPlanRepository()
         self.processed_events: ProcessedEventStore = InMemoryProcessedEventStore()
         self.lock: Lock = InMemoryLock(clock)
@@ -140,6 +152,9 @@ class Billing:
         self.extras = ExtrasService(self.accounts, self._sweep)
         self.subscriptions = SubscriptionService(self.accounts, lambda: self.gateway)
         self.checkouts = CheckoutService(self.accounts, lambda: self.gateway)
+        self.admin = AdminService(self)
+        #: Stripe webhooks: the dispatch table (``register``) and the dead-letter admin.
+        self.webhooks = WebhookProcessor(stores.processed_events, self.clock, config)
 
     @classmethod
     def in_memory(
@@ -150,6 +165,17 @@ class Billing:
         kwargs.setdefault("ids", SequentialIds())
         kwargs.setdefault("gateway", FakePaymentGateway())
         return cls(config or BillingConfig(), stores=InMemoryStores(clock), clock=clock, **kwargs)
+
+    # -- stripe --------------------------------------------------------------------------
+
+    def handle_stripe_webhook(self, payload: bytes, signature: str) -> WebhookOutcome:
+        """Verify and run one Stripe delivery (raw body, ``Stripe-Signature`` header) once.
+
+        Returns the outcome to answer (always 200); raises ``WebhookError`` (400, nothing
+        written) for a bad signature or payload and ``WebhookHandlerError`` (500, Stripe
+        retries) when the handler failed short of the dead-letter limit.
+        """
+        return self.webhooks.handle(payload, signature)
 
     # -- compute -------------------------------------------------------------------------
 
@@ -167,7 +193,7 @@ class Billing:
         command = cmd.Attribute(
             run_id=validate_run_id(run_id),
             step=validate_step(step),
-            costs=parse_costs(costs),
+            costs=parse_costs(costs, self.config.compute.max_categories_per_run),
             reservation_id=reservation.reservation_id if reservation else None,
         )
         if not self.config.compute_mode:
@@ -231,11 +257,15 @@ class Billing:
         org = require_org(org)
         if admin or org in self.config.exempt_orgs:
             return Admission(remaining=None)
-        if self.config.compute_mode:
-            return self._check_compute(org)
-        if resource is None and action is None:
-            return Admission(remaining=None)
-        return self._check_legacy(org, counter_name(resource, action))
+        try:
+            if self.config.compute_mode:
+                return self._check_compute(org)
+            if resource is None and action is None:
+                return Admission(remaining=None)
+            return self._check_legacy(org, counter_name(resource, action))
+        except BillingError as exc:
+            log_refusal(org, exc)
+            raise
 
     def _current(self, state: Account) -> tuple[Account, Any]:
         """``state`` with its week brought up to date (not written) and its context."""
@@ -331,7 +361,7 @@ class Billing:
         """Close the week and open the next, settling overflow debt (idempotent per week)."""
         org = require_org(org)
         if period_start is not None:
-            if not isinstance(period_start, datetime):
+            if not isinstance(period_start, datetime) or period_start.utcoffset() is None:
                 raise InvalidInputError("period_start", period_start, "must be an aware datetime")
             period_start = to_utc_ms(period_start)
         if not self.config.compute_mode:
@@ -339,8 +369,14 @@ class Billing:
         done = self.accounts.execute(org, cmd.ResetWeek(period_start))
         return {**done.outcome, "replayed": done.replayed}
 
-    def reset_all_due(self) -> SweepSummary:
-        """Reset every active, trialing or unsubscribed account whose week has ended."""
+    def reset_all_due(
+        self, *, after: str | None = None, dry_run: bool = False, on_org: OnOrg | None = None
+    ) -> SweepSummary:
+        """Reset every active, trialing or unsubscribed account whose week has ended.
+
+        ``after`` resumes past that org, ``dry_run`` decides without writing, and ``on_org``
+        is told each org's outcome once it is handled (see :meth:`_sweep`).
+        """
         if not self.config.compute_mode:
             return SweepSummary()
         now = self.clock.now()
@@ -349,9 +385,11 @@ class Billing:
             status = self.accounts.peek(org).subscription.status
             if status not in {"active", "trialing", "none"}:
                 return False
-            return bool(self.accounts.execute(org, cmd.ResetWeek()).outcome.get("applied"))
+            return self._apply(org, cmd.ResetWeek(), dry_run=dry_run)
 
-        return self._sweep(self.stores.accounts.orgs_due_for_reset, now, reset)
+        return self._sweep(
+            self.stores.accounts.orgs_due_for_reset, now, reset, after=after, on_org=on_org
+        )
 
     def subscribe(
         self,
@@ -390,38 +428,65 @@ class Billing:
         )
         return dict(change.outcome)
 
-    def dunning_sweep(self) -> SweepSummary:
-        """Move accounts past due for ``dunning_days`` to ``unpaid`` on the default plan."""
+    def dunning_sweep(
+        self, *, after: str | None = None, dry_run: bool = False, on_org: OnOrg | None = None
+    ) -> SweepSummary:
+        """Move accounts past due for ``dunning_days`` to ``unpaid`` on the default plan.
+
+        ``after``, ``dry_run`` and ``on_org`` as for :meth:`reset_all_due`.
+        """
         cutoff = self.clock.now() - timedelta(days=self.config.dunning_days)
 
         def expire(org: str) -> bool:
-            done = self.accounts.execute(org, cmd.ExpireSubscription())
-            return bool(done.outcome.get("applied"))
+            return self._apply(org, cmd.ExpireSubscription(), dry_run=dry_run)
 
-        return self._sweep(self.stores.accounts.orgs_past_due_before, cutoff, expire)
+        return self._sweep(
+            self.stores.accounts.orgs_past_due_before, cutoff, expire, after=after, on_org=on_org
+        )
 
     # -- cron plumbing -------------------------------------------------------------------
+
+    def _apply(self, org: str, command: cmd.Command, *, dry_run: bool) -> bool:
+        """Whether ``command`` changed ``org`` now (not a replay); only decides if ``dry_run``."""
+        if dry_run:
+            state, _ = self.accounts.load(org)
+            decision = decide(state, command, self.accounts.context(state, self.clock.now()))
+            return decision.write and bool(decision.outcome.get("applied"))
+        done = self.accounts.execute(org, command)
+        return bool(done.outcome.get("applied")) and not done.replayed
 
     def _sweep(
         self,
         query: Callable[..., list[str]],
         at: datetime,
         per_org: Callable[[str], bool],
+        *,
+        after: str | None = None,
+        on_org: OnOrg | None = None,
     ) -> SweepSummary:
-        """Run ``per_org`` over ``query``'s orgs in batches, isolating each org's failure."""
+        """Run ``per_org`` over ``query``'s orgs in batches, isolating each org's failure.
+
+        Starts past ``after`` when given; ``on_org(org, outcome)`` (``"processed"``,
+        ``"skipped"`` or ``"error"``) runs after each org, which is where a cron runner
+        checkpoints its resumable cursor.
+        """
         processed = skipped = 0
         errors: dict[str, str] = {}
-        after: str | None = None
         while True:
             batch = query(at, after=after, limit=_SWEEP_BATCH)
             for org in batch:
                 try:
                     if per_org(org):
                         processed += 1
+                        outcome = "processed"
                     else:
                         skipped += 1
+                        outcome = "skipped"
                 except BillingError as exc:
                     errors[org] = f"{exc.code}: {exc.message}"
+                    outcome = "error"
+                if on_org is not None:
+                    on_org(org, outcome)
             if len(batch) < _SWEEP_BATCH:
                 return SweepSummary(processed=processed, skipped=skipped, errors=errors)
             after = batch[-1]

@@ -1,4 +1,4 @@
-"""Plan catalogs (DESIGN 3.1): config-static, and repository-backed with a cache.
+"""Plan catalogs (docs/rules.md, "Plans"): config-static, and repository-backed with a cache.
 
 Both implement :class:`~compute_pricing.ports.PlanCatalog`. The repository-backed catalog caches
 exact versions until invalidated (their terms are immutable) and each plan's version list for
@@ -17,13 +17,43 @@ from typing import Any
 import attrs
 
 from compute_pricing.config import BillingConfig
-from compute_pricing.errors import PlanVersionExistsError, ReadOnlyCatalogError, UnknownPlanError
+from compute_pricing.errors import (
+    ConfigError,
+    PlanVersionExistsError,
+    ReadOnlyCatalogError,
+    UnknownPlanError,
+)
 from compute_pricing.events import Event, PlanVersionBumped
 from compute_pricing.memory import EventRecorder
 from compute_pricing.plans import Plan
 from compute_pricing.ports import Clock, EventPublisher, PlanRepository
 
 __all__ = ["CachedPlanCatalog", "StaticPlanCatalog"]
+
+#: The terms of a published version: what a stored copy must share with the config's entry.
+#: (``effective_until`` and ``active`` are left out: closing a version on a bump changes them.)
+_TERMS = (
+    "compute_quota",
+    "ratios",
+    "limits",
+    "stripe_price_monthly",
+    "stripe_price_annual",
+    "signup_grant",
+    "effective_from",
+)
+
+
+def _refuse_edited(index: int, stored: Plan, configured: Plan) -> None:
+    """Raise ``ConfigError`` if the config changed the terms of an already published version."""
+    for term in _TERMS:
+        was, now = getattr(stored, term), getattr(configured, term)
+        if was != now:
+            raise ConfigError(
+                f"plans.{index}.{term}",
+                f"plan {stored.plan_id!r} version {stored.version} is published with "
+                f"{term}={was!r} but the config says {now!r}; published versions are "
+                f"immutable: bump the version (add version {stored.version + 1}) instead",
+            )
 
 
 def _active(versions: Sequence[Plan], plan_id: str, at: datetime) -> Plan:
@@ -93,12 +123,20 @@ class CachedPlanCatalog:
         clock: Clock,
         publisher: EventPublisher,
     ) -> CachedPlanCatalog:
-        """A catalog whose repository holds at least the config's plans."""
-        for settings in config.plans:
-            if repository.get(settings.plan_id, settings.version) is None:
+        """A catalog whose repository holds at least the config's plans.
+
+        A version already stored with other terms than the config's same version is refused
+        with :class:`ConfigError` (published versions are immutable: bump the version).
+        """
+        for index, settings in enumerate(config.plans):
+            configured = Plan.from_settings(settings)
+            stored = repository.get(settings.plan_id, settings.version)
+            if stored is None:
                 # Another process starting at the same time may publish it first: same terms.
                 with contextlib.suppress(PlanVersionExistsError):
-                    repository.add(Plan.from_settings(settings))
+                    repository.add(configured)
+                stored = repository.get(settings.plan_id, settings.version) or configured
+            _refuse_edited(index, stored, configured)
         return cls(repository, clock, publisher)
 
     def _on_event(self, event: Event) -> None:

@@ -76,17 +76,12 @@ class RefundRequested:
         }
 
 
-def _http_allowed(config: BillingConfig) -> bool:
-    """Whether the config lets redirects use plain http (test and local set-ups)."""
-    return bool(getattr(config, "allow_http_redirects", False))
-
-
 def check_redirect(config: BillingConfig, field: str, url: object) -> str:
     """``url`` if it may be a checkout redirect, else :class:`RedirectNotAllowedError`."""
     if not isinstance(url, str) or not url:
         raise RedirectNotAllowedError(field, url, "must be an absolute URL")
     parts = urlsplit(url)
-    schemes = {"https", "http"} if _http_allowed(config) else {"https"}
+    schemes = {"https", "http"} if config.allow_http_redirects else {"https"}
     if parts.scheme not in schemes:
         raise RedirectNotAllowedError(field, url, f"scheme must be one of {sorted(schemes)}")
     host = (parts.hostname or "").lower()

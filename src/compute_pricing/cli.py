@@ -1,4 +1,7 @@
-"""The ``compute-pricing`` console script: ``demo`` plus subcommands contributed by plugins.
+"""The ``compute-pricing`` console script: ``demo``, the operator commands, plugin commands.
+
+The operator commands (``cron``, ``admin``, ``config check``) live in
+:mod:`compute_pricing.opscli`.
 
 Plugins register through the entry-point group ``compute_pricing.commands``: each entry point
 loads a callable ``register(subparsers) -> None`` that adds its subparser and sets
@@ -16,7 +19,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import cast
 
-from compute_pricing import __version__, demo
+from compute_pricing import __version__, demo, opscli
 from compute_pricing.errors import BillingError
 
 __all__ = ["ENTRY_POINT_GROUP", "build_parser", "load_plugins", "main"]
@@ -83,6 +86,7 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
         help="which scenario to run (default: both)",
     )
     demo_parser.set_defaults(func=_demo)
+    opscli.register(subparsers)
     if plugins:
         load_plugins(subparsers)
     return parser

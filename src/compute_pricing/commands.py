@@ -147,7 +147,7 @@ class ExpireLot(Command):
 
 @attrs.frozen
 class ResetWeek(Command):
-    """Close the current week and open the next (DESIGN 3.5)."""
+    """Close the current week and open the next (docs/rules.md "Week reset")."""
 
     period_start: datetime | None = None
 

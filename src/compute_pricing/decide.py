@@ -174,7 +174,7 @@ def _attribute(state: Account, c: cmd.Attribute, ctx: Context) -> Decision:
     s = fold(state, events)
     if c.reservation_id is not None and s.reservation(c.reservation_id, ctx.now) is None:
         raise UnknownReservationError(c.reservation_id)
-    units = units_for(c.costs, ctx.plan, ctx.config.compute)
+    units = units_for(c.costs, ctx.plan, ctx.config.compute, s.week.breakdown if s.week else None)
     assert s.week is not None  # noqa: S101 - roll_week opened it
     quota = _quota(s, ctx)
     from_quota, from_extras = overflow.split_charge(units.total, quota, s.week.used)

@@ -246,7 +246,7 @@ def _buy(sim: _Simulation, org: str, pack_id: str, session: str) -> None:
 
 
 def _run_week(sim: _Simulation) -> None:
-    """Seven days of runs; the gate is asked before every run (DESIGN 3.6)."""
+    """Seven days of runs; the gate is asked before every run (docs/rules.md "Quota gate")."""
     billing, clock = sim.billing, sim.clock
     exhausted: set[str] = set()
     for day in range(7):

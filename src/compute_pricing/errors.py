@@ -10,6 +10,7 @@ and carries its data as attributes so callers never parse messages::
     │   ├── InvalidNameError             400  ``field``, ``value`` (resource, action, org, ids)
     │   ├── InvalidAmountError           400  ``field``, ``value``
     │   └── RedirectNotAllowedError      400  ``field``, ``value`` (URL not on the allow-list)
+    ├── RequestValidationError           422  ``field`` (an HTTP body, query or header)
     ├── ConfigError                      500  ``field`` (raised at start-up)
     ├── CorruptStateError                500  ``org``, ``document``, ``field`` (stored data)
     ├── WebhookError                     400
@@ -84,6 +85,7 @@ __all__ = [
     "QuotaExceededError",
     "ReadOnlyCatalogError",
     "RedirectNotAllowedError",
+    "RequestValidationError",
     "UnknownPackError",
     "UnknownPlanError",
     "UnknownPurchaseError",
@@ -176,6 +178,28 @@ class RedirectNotAllowedError(InvalidInputError):
     """A success or cancel URL is not https or its host is not on the configured allow-list."""
 
     code = "REDIRECT_NOT_ALLOWED"
+
+
+class RequestValidationError(BillingError):
+    """An HTTP request's body, query or header does not match its schema (HTTP 422).
+
+    ``field`` is the dotted location of the first bad value (``body.pack_id``,
+    ``query.limit``, ``header.Idempotency-Key``); ``errors`` lists every problem found.
+    Nothing was read or written.
+    """
+
+    status = 422
+    code = "VALIDATION_ERROR"
+
+    def __init__(self, field: str, reason: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+        self.errors = errors if errors is not None else [{"field": field, "reason": reason}]
+
+    def details(self) -> dict[str, Any]:
+        """The first bad field, why, and every problem found."""
+        return {"field": self.field, "reason": self.reason, "errors": list(self.errors)}
 
 
 class ConfigError(BillingError):
@@ -409,7 +433,7 @@ class ComputeExhaustedError(BillingError):
         self.upgrade_url = upgrade_url
 
     def details(self) -> dict[str, Any]:
-        """The 402 body fields of DESIGN 3.6."""
+        """The 402 body fields of docs/rules.md "Quota gate"."""
         return {
             "compute_used": self.compute_used,
             "compute_quota": self.compute_quota,
@@ -454,7 +478,7 @@ class QuotaExceededError(BillingError):
         self.upgrade_url = upgrade_url
 
     def details(self) -> dict[str, Any]:
-        """The 429 body fields of DESIGN 3.6."""
+        """The 429 body fields of docs/rules.md "Quota gate"."""
         return {
             "resource": self.resource,
             "action": self.action,

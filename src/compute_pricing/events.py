@@ -1,4 +1,4 @@
-"""Domain events: frozen, past-tense facts (DESIGN 3.9).
+"""Domain events: frozen, past-tense facts (docs/rules.md "Events").
 
 Account events are both what the journal stores and what :func:`~compute_pricing.evolve.evolve`
 folds into the account; every one is published to listeners after its commit. ``name`` is the
@@ -16,8 +16,10 @@ import attrs
 
 __all__ = [
     "ACCOUNT_EVENTS",
+    "AccountDiverged",
     "AccountEvent",
     "ComputeCharged",
+    "CronRunFinished",
     "CustomerDeleted",
     "CustomerLinked",
     "DebtSettled",
@@ -379,6 +381,35 @@ class DisputeUnresolved(Event):
     dispute_id: str
     payment_intent: str | None
     amount_cents: int
+
+
+@attrs.frozen(kw_only=True)
+class AccountDiverged(Event):
+    """Reconciliation found ``org``'s snapshot differing from its journal (never journaled).
+
+    ``fields`` names what differs (``balance``, ``lots``, ``week``, ``subscription``...);
+    ``version`` is the snapshot's version the journal was folded up to.
+    """
+
+    name = "account.diverged"
+    org: str
+    at: datetime
+    version: int
+    fields: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class CronRunFinished(Event):
+    """A cron job run ended; the same figures as its JSON summary line (never journaled)."""
+
+    name = "cron.run_finished"
+    job: str
+    at: datetime
+    processed: int
+    skipped: int
+    errors: int
+    duration_s: float
+    dry_run: bool
 
 
 #: Events an account journal may hold, by class name (the codec's closed table).

@@ -1,4 +1,4 @@
-"""Extras use cases (DESIGN 3.4): packs, debits, refunds, expiry, balance and ledger view.
+"""Extras use cases (docs/rules.md "Extras ledger"): packs, debits, refunds, expiry, ledger.
 
 Every write goes through :class:`~compute_pricing.accounts.AccountService`, so each is one
 idempotent commit on the org's account; the ledger view reads the journal.
@@ -129,18 +129,31 @@ class ExtrasService:
             balance=state.ledger_balance,
         )
 
-    def expire_old_entries(self) -> SweepSummary:
-        """Expire every lot past its ``expires_at``: one entry per lot, key ``expire:<lot>``."""
+    def expire_old_entries(
+        self,
+        *,
+        after: str | None = None,
+        dry_run: bool = False,
+        on_org: Callable[[str, str], None] | None = None,
+    ) -> SweepSummary:
+        """Expire every lot past its ``expires_at``: one entry per lot, key ``expire:<lot>``.
+
+        ``after`` resumes past that org, ``dry_run`` counts without writing, ``on_org`` is told
+        each org's outcome (as for ``Billing.reset_all_due``).
+        """
         at = self._accounts.clock.now()
 
         def expire(org: str) -> bool:
             state, _ = self._accounts.load(org)
             expired = [lot for lot in state.lots if lot.expires_at and lot.expires_at <= at]
-            for lot in expired:
-                self._accounts.execute(org, cmd.ExpireLot(lot.lot_id))
-            return bool(expired)
+            if dry_run:
+                return bool(expired)
+            applied = [self._accounts.execute(org, cmd.ExpireLot(lot.lot_id)) for lot in expired]
+            return any(not done.replayed for done in applied)
 
-        return self._sweep(self._accounts.store.orgs_with_expiring_lots, at, expire)
+        return self._sweep(
+            self._accounts.store.orgs_with_expiring_lots, at, expire, after=after, on_org=on_org
+        )
 
 
 def _lines(events: tuple[object, ...]) -> list[LedgerLine]:

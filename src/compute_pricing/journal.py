@@ -1,4 +1,4 @@
-"""Journal entries and snapshots: how an account is stored (DESIGN 2.1).
+"""Journal entries and snapshots: how an account is stored (docs/rules.md "Accounts").
 
 Every change is one immutable :class:`JournalEntry` ``{org, seq, key, type, events, outcome,
 at}``. ``(org, seq)`` and ``(org, key)`` are unique: inserting the entry at

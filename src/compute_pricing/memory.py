@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from compute_pricing.codec import require_contiguous
 from compute_pricing.errors import (
     JournalKeyExistsError,
     JournalSeqTakenError,
@@ -26,12 +27,15 @@ from compute_pricing.errors import (
 from compute_pricing.events import Event, ExtrasCredited
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.plans import Plan
-from compute_pricing.ports import Clock
+from compute_pricing.ports import Clock, JobCursor
+from compute_pricing.stripe.records import MAX_ERROR_LENGTH, ProcessedEvent
 
 __all__ = [
     "EventRecorder",
     "InMemoryAccountStore",
+    "InMemoryJobCursorStore",
     "InMemoryLock",
+    "InMemoryOrgDirectory",
     "InMemoryPlanRepository",
     "InMemoryProcessedEventStore",
     "SequentialIds",
@@ -58,7 +62,7 @@ class InMemoryAccountStore:
         """Entries with ``seq > after_seq``, oldest first."""
         with self._lock:
             entries = self._journal.get(org, [])
-            return entries[after_seq:] if after_seq >= 0 else list(entries)
+            return require_contiguous(org, after_seq, entries[max(after_seq, 0) :])
 
     def find_entry(self, org: str, key: str) -> JournalEntry | None:
         """The entry committed under ``key``."""
@@ -188,8 +192,20 @@ class _Claim:
     event_type: str
     processed_at: datetime
     attempts: int = 0
+    last_error: str = ""
     done: bool = False
     dead_letter: bool = False
+
+    def record(self, event_id: str) -> ProcessedEvent:
+        return ProcessedEvent(
+            event_id=event_id,
+            type=self.event_type,
+            processed_at=self.processed_at,
+            attempts=self.attempts,
+            last_error=self.last_error,
+            dead_letter=self.dead_letter,
+            done=self.done,
+        )
 
 
 class InMemoryProcessedEventStore:
@@ -221,14 +237,45 @@ class InMemoryProcessedEventStore:
             claim.done = True
             claim.processed_at = now
 
-    def mark_failed(self, event_id: str, now: datetime, max_attempts: int) -> bool:
-        """Count a failure; dead letter at ``max_attempts``."""
+    def mark_failed(
+        self, event_id: str, now: datetime, max_attempts: int, *, error: str = ""
+    ) -> bool:
+        """Count a failure and keep its message; dead letter at ``max_attempts``."""
         with self._lock:
             claim = self._claims.setdefault(event_id, _Claim(event_type="", processed_at=now))
             claim.attempts += 1
             claim.processed_at = now
+            claim.last_error = error[:MAX_ERROR_LENGTH]
             claim.dead_letter = claim.attempts >= max_attempts
             return claim.dead_letter
+
+    def get(self, event_id: str) -> ProcessedEvent | None:
+        """The record of ``event_id``, if stored."""
+        with self._lock:
+            claim = self._claims.get(event_id)
+            return None if claim is None else claim.record(event_id)
+
+    def dead_letters(self, *, limit: int = 100) -> list[ProcessedEvent]:
+        """Dead letters, oldest first."""
+        with self._lock:
+            dead = [claim.record(key) for key, claim in self._claims.items() if claim.dead_letter]
+        dead.sort(key=lambda record: (record.processed_at, record.event_id))
+        return dead[: max(limit, 0)]
+
+    def release_for_replay(self, event_id: str, now: datetime) -> bool:
+        """Make a dead letter claimable again, keeping its attempts."""
+        with self._lock:
+            claim = self._claims.get(event_id)
+            if claim is None or not claim.dead_letter:
+                return False
+            claim.dead_letter = False
+            claim.processed_at = now
+            return True
+
+    def purge(self, event_id: str) -> bool:
+        """Forget ``event_id``."""
+        with self._lock:
+            return self._claims.pop(event_id, None) is not None
 
 
 class InMemoryLock:
@@ -256,6 +303,40 @@ class InMemoryLock:
                 with self._mutex:
                     if self._leases.get(name, ("", now))[0] == token:
                         del self._leases[name]
+
+
+class InMemoryJobCursorStore:
+    """Cron cursors in a dict. Implements ``JobCursorStore``."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._cursors: dict[str, JobCursor] = {}
+
+    def load(self, job: str) -> JobCursor | None:
+        """The saved cursor of ``job``."""
+        with self._mutex:
+            return self._cursors.get(job)
+
+    def save(self, cursor: JobCursor) -> None:
+        """Replace the job's cursor."""
+        with self._mutex:
+            self._cursors[cursor.job] = cursor
+
+    def clear(self, job: str) -> None:
+        """Forget the job's cursor."""
+        with self._mutex:
+            self._cursors.pop(job, None)
+
+
+class InMemoryOrgDirectory:
+    """The orgs of an :class:`InMemoryAccountStore`. Implements ``OrgDirectory``."""
+
+    def __init__(self, store: InMemoryAccountStore) -> None:
+        self._store = store
+
+    def list_orgs(self, *, after: str | None, limit: int) -> list[str]:
+        """Orgs with a snapshot, sorted, after ``after``."""
+        return self._store._orgs(lambda _: True, after, limit)  # same module: shared internals
 
 
 class EventRecorder:

@@ -5,17 +5,37 @@
 - cents -> units of a pack, for refunds: :func:`refund_units` rounds half up in integer
   arithmetic, so 4,900 cents of a 4,900-cent / 500,000-unit pack is exactly 500,000 units.
 - splitting a total over parts: :func:`largest_remainder` keeps the parts summing to the total.
+
+Decimal arithmetic runs in :data:`EXACT`, a context of this module passed explicitly to every
+operation, never in the caller's thread context: a caller that set ``prec=4`` or another
+rounding mode gets the same units as everyone else. ``EXACT`` has the largest precision and
+exponent range the decimal module allows, so a product of a cost, a ratio and a whole number
+is exact, and traps ``Inexact``/``Rounded`` so that were one ever not exact it would raise
+instead of rounding. The only rounding is the named one of each conversion.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import (
+    MAX_EMAX,
+    MAX_PREC,
+    MIN_EMIN,
+    ROUND_FLOOR,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    Rounded,
+)
 
 from compute_pricing.errors import InvalidCostError
 
 __all__ = [
+    "EXACT",
     "MAX_COST",
     "cost_to_units",
     "largest_remainder",
@@ -24,9 +44,18 @@ __all__ = [
     "to_decimal",
 ]
 
+#: The decimal context of every money operation (see the module docstring).
+EXACT = Context(
+    prec=MAX_PREC,
+    rounding=ROUND_FLOOR,
+    Emax=MAX_EMAX,
+    Emin=MIN_EMIN,
+    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact, Rounded],
+)
+
 #: Costs at or above this many dollars are refused: no run step costs that much, and
 #: converting ``Decimal("1e999999")`` to units would overflow the decimal context.
-MAX_COST = Decimal(10) ** 15
+MAX_COST = EXACT.power(10, 15)
 
 
 def to_decimal(value: float | str | Decimal) -> Decimal:
@@ -61,13 +90,21 @@ def parse_cost(category: str, value: object) -> Decimal:
 
 
 def cost_to_units(cost: Decimal, ratio: Decimal, dollars_to_compute: int) -> int:
-    """``floor(cost * ratio * dollars_to_compute)`` in exact decimal arithmetic."""
-    product = cost * ratio * dollars_to_compute
-    return int(product.to_integral_value(rounding=ROUND_FLOOR))
+    """``floor(cost * ratio * dollars_to_compute)``, exact whatever the caller's context.
+
+    The product is computed in :data:`EXACT` (explicitly, not through the thread's context),
+    so ``Decimal("1.99999999999999999999999999999")`` dollars at 1,000 units a dollar is
+    1,999 units, never 2,000.
+    """
+    product = EXACT.multiply(EXACT.multiply(cost, ratio), dollars_to_compute)
+    return int(product.to_integral_value(rounding=ROUND_FLOOR, context=EXACT))
 
 
 def refund_units(amount_cents: int, pack_units: int, pack_price_cents: int) -> int:
-    """Units bought by ``amount_cents`` of a pack, rounded half up, in integers only."""
+    """Units bought by ``amount_cents`` of a pack, rounded half up, in integers only.
+
+    Integer arithmetic is exact, so no decimal context is involved at all.
+    """
     return (2 * amount_cents * pack_units + pack_price_cents) // (2 * pack_price_cents)
 
 

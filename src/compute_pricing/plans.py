@@ -1,4 +1,4 @@
-"""Versioned plans (DESIGN 3.1): the immutable :class:`Plan` value and its lookups.
+"""Versioned plans (docs/rules.md "Plans"): the immutable :class:`Plan` value and its lookups.
 
 A published ``(plan_id, version)`` never changes its terms; bumping a plan closes the active
 version's window and publishes the next one. Lookups by version are exact and never fall back.

@@ -12,17 +12,23 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+import attrs
+
 from compute_pricing.events import Event
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.payments import CheckoutRequest, CheckoutSession, RefundInfo, SubscriptionInfo
 from compute_pricing.plans import Plan
+from compute_pricing.stripe.records import ProcessedEvent
 
 __all__ = [
     "AccountStore",
     "Clock",
     "EventPublisher",
     "IdGenerator",
+    "JobCursor",
+    "JobCursorStore",
     "Lock",
+    "OrgDirectory",
     "PaymentGateway",
     "PlanCatalog",
     "PlanRepository",
@@ -56,7 +62,7 @@ class EventPublisher(Protocol):
 
 
 class AccountStore(Protocol):
-    """Journal + snapshot storage of account aggregates (DESIGN 2.1).
+    """Journal + snapshot storage of account aggregates (docs/rules.md "Accounts").
 
     Guarantees:
     - :meth:`append` is atomic and is the commit point. It raises
@@ -139,7 +145,7 @@ class PlanRepository(Protocol):
 
 
 class PlanCatalog(Protocol):
-    """Plan lookups for the use cases (DESIGN 3.1)."""
+    """Plan lookups for the use cases (docs/rules.md "Plans")."""
 
     def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:
         """The version in force at ``at`` (now by default); ``UnknownPlanError`` if none."""
@@ -159,7 +165,12 @@ class PlanCatalog(Protocol):
 
 
 class ProcessedEventStore(Protocol):
-    """Claims on Stripe event ids so each webhook is handled once (DESIGN 3.8)."""
+    """Claims on Stripe event ids so each webhook is handled once (docs/rules.md "Stripe").
+
+    One record per ``event_id`` (see :class:`~compute_pricing.stripe.records.ProcessedEvent`).
+    A record untouched for the TTL (30 days by default) is forgotten, so an event claimed that
+    long ago is claimable again; a dead letter is never forgotten until :meth:`purge`.
+    """
 
     def claim(self, event_id: str, event_type: str, now: datetime) -> str:
         """Claim ``event_id``: ``"claimed"``, ``"done"`` (processed before) or ``"dead"``."""
@@ -169,8 +180,27 @@ class ProcessedEventStore(Protocol):
         """Record success; a later claim answers ``"done"``."""
         ...
 
-    def mark_failed(self, event_id: str, now: datetime, max_attempts: int) -> bool:
-        """Count a failure; return ``True`` when it became a dead letter."""
+    def mark_failed(
+        self, event_id: str, now: datetime, max_attempts: int, *, error: str = ""
+    ) -> bool:
+        """Count a failure and keep ``error``; return ``True`` when it became a dead letter."""
+        ...
+
+    def get(self, event_id: str) -> ProcessedEvent | None:
+        """The record of ``event_id``, if one is stored."""
+        ...
+
+    def dead_letters(self, *, limit: int = 100) -> list[ProcessedEvent]:
+        """Up to ``limit`` dead letters, oldest ``processed_at`` first (ties by event id)."""
+        ...
+
+    def release_for_replay(self, event_id: str, now: datetime) -> bool:
+        """Turn a dead letter back into a claimable event (its attempts kept); ``False`` if
+        ``event_id`` was not a dead letter."""
+        ...
+
+    def purge(self, event_id: str) -> bool:
+        """Delete the record of ``event_id`` (dead or not); ``False`` if there was none."""
         ...
 
 
@@ -220,4 +250,46 @@ class PaymentGateway(Protocol):
 
     def list_refunds(self, charge_id: str) -> Sequence[RefundInfo]:
         """Every refund of ``charge_id`` (for payloads that no longer embed them)."""
+        ...
+
+
+@attrs.frozen
+class JobCursor:
+    """Where an unfinished cron run stopped: every org up to ``after`` (inclusive) was handled.
+
+    ``started_at`` is when the run that wrote it began; ``updated_at`` its last checkpoint.
+    """
+
+    job: str
+    after: str
+    started_at: datetime
+    updated_at: datetime
+
+
+class JobCursorStore(Protocol):
+    """The resumable cursors of cron jobs, one per job name.
+
+    Guarantees: :meth:`save` replaces the job's cursor (last write wins: the job's lease lock
+    keeps one writer at a time); :meth:`load` returns the last saved cursor or ``None`` after
+    :meth:`clear` or before any save.
+    """
+
+    def load(self, job: str) -> JobCursor | None:
+        """The saved cursor of ``job``, if a run of it is unfinished."""
+        ...
+
+    def save(self, cursor: JobCursor) -> None:
+        """Store ``cursor`` as its job's cursor."""
+        ...
+
+    def clear(self, job: str) -> None:
+        """Forget ``job``'s cursor (its run finished); a no-op when there is none."""
+        ...
+
+
+class OrgDirectory(Protocol):
+    """Every org that has an account snapshot, in pages (what reconciliation walks)."""
+
+    def list_orgs(self, *, after: str | None, limit: int) -> list[str]:
+        """Orgs sorted ascending, strictly after ``after``, at most ``limit`` of them."""
         ...

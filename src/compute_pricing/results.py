@@ -1,4 +1,7 @@
-"""Values the public API returns. Frozen; ``to_dict()`` gives the HTTP body where there is one."""
+"""Values the public API returns. Frozen; each has ``to_dict()``: plain JSON-ready data.
+
+Instants become ISO-8601 strings; everything else is ints, strings, bools, lists and dicts.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +52,10 @@ class AttributionResult:
             replayed=replayed,
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready (the attribution endpoint's body)."""
+        return attrs.asdict(self)
+
 
 @attrs.frozen
 class Admission:
@@ -57,6 +64,10 @@ class Admission:
     remaining: int | None
     degraded: bool = False
     payment_failing: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready."""
+        return attrs.asdict(self)
 
 
 @attrs.frozen
@@ -67,6 +78,10 @@ class CreditResult:
     units: int
     balance: int
     replayed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready."""
+        return attrs.asdict(self)
 
 
 @attrs.frozen
@@ -122,6 +137,15 @@ class ReservationHandle:
     units: int
     expires_at: datetime
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready (``expires_at`` as ISO-8601)."""
+        return {
+            "org": self.org,
+            "reservation_id": self.reservation_id,
+            "units": self.units,
+            "expires_at": self.expires_at.isoformat(),
+        }
+
 
 @attrs.frozen
 class SweepSummary:
@@ -130,6 +154,10 @@ class SweepSummary:
     processed: int = 0
     skipped: int = 0
     errors: Mapping[str, str] = attrs.field(factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready."""
+        return {"processed": self.processed, "skipped": self.skipped, "errors": dict(self.errors)}
 
 
 @attrs.frozen

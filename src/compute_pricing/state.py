@@ -1,4 +1,4 @@
-"""The account aggregate: everything about one org that must change together (DESIGN 2.1).
+"""The account aggregate: everything about one org that must change together.
 
 An :class:`Account` is an immutable value rebuilt by folding journal events with
 :func:`compute_pricing.evolve.evolve`. It stays bounded as history grows: it keeps the
@@ -18,7 +18,9 @@ from datetime import datetime
 import attrs
 
 __all__ = [
+    "BREAKDOWN_CEILING",
     "FAIL_CLOSED_STATUSES",
+    "OTHER_CATEGORY",
     "Account",
     "LegacyUsage",
     "Lot",
@@ -26,12 +28,41 @@ __all__ = [
     "Subscription",
     "Watermark",
     "Week",
+    "fold_breakdown",
 ]
 
-#: Subscription statuses gated at the default plan's quota (DESIGN 3.6).
+#: The breakdown category that counts every category past a week's bound.
+OTHER_CATEGORY = "other"
+#: Most categories a week's breakdown ever holds, ``other`` included (the fold's hard ceiling;
+#: ``compute.max_breakdown_categories`` sets the usual, lower bound when charging).
+BREAKDOWN_CEILING = 256
+
+#: Subscription statuses gated at the default plan's quota (docs/rules.md "Quota gate").
 FAIL_CLOSED_STATUSES = frozenset(
     {"paused", "unpaid", "incomplete", "incomplete_expired", "canceled"}
 )
+
+
+def fold_breakdown(
+    week: Mapping[str, int], charge: Mapping[str, int], limit: int = BREAKDOWN_CEILING
+) -> dict[str, int]:
+    """``charge`` with every category the week cannot take counted under ``other`` instead.
+
+    A category stays as itself if the week already holds it, or if the week with the categories
+    kept so far holds fewer than ``limit - 1`` others (one place is left for ``other``). So the
+    week never holds more than ``limit`` categories, and the total is unchanged.
+    """
+    kept = {category for category in week if category != OTHER_CATEGORY}
+    folded: dict[str, int] = {}
+    for category, units in charge.items():
+        into = category
+        if category not in kept and category != OTHER_CATEGORY:
+            if len(kept) >= limit - 1:
+                into = OTHER_CATEGORY
+            else:
+                kept.add(category)
+        folded[into] = folded.get(into, 0) + units
+    return folded
 
 
 @attrs.frozen
@@ -84,10 +115,14 @@ class Week:
     def charged(self, units: int, breakdown: Mapping[str, int]) -> Week:
         """This week with ``units`` more used and ``breakdown`` added per category.
 
-        Built directly rather than with ``attrs.evolve``: it runs once per attribution, and
+        Categories past :data:`BREAKDOWN_CEILING` count under ``other`` (the charge already
+        arrives folded to ``compute.max_breakdown_categories``; this is the hard stop). Built
+        directly rather than with ``attrs.evolve``: it runs once per attribution, and
         evolve's per-call introspection costs about a microsecond.
         """
         merged = dict(self.breakdown)
+        if len(merged) + len(breakdown) > BREAKDOWN_CEILING:
+            breakdown = fold_breakdown(merged, breakdown)
         for category, part in breakdown.items():
             merged[category] = merged.get(category, 0) + part
         return Week(

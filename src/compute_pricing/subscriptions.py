@@ -62,11 +62,8 @@ class AccountChange:
 
 
 def plan_for_price(config: BillingConfig, price_id: str) -> str | None:
-    """The plan a Stripe price bills, from each plan's monthly and annual price."""
-    for plan in config.plans:
-        if price_id in (plan.stripe_price_monthly, plan.stripe_price_annual):
-            return plan.plan_id
-    return None
+    """The plan a Stripe price bills: the config's price map (monthly and annual prices)."""
+    return config.plan_for_price(price_id)
 
 
 def resolve_plan_id(config: BillingConfig, info: SubscriptionInfo) -> str | None:

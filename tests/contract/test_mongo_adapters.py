@@ -292,6 +292,26 @@ class MongoProcessedEventStoreSuite(ProcessedEventStoreContract):
             list(info["key"]),
         )
 
+    def test_dead_letters_have_their_own_partial_index(self, databases: DatabaseFactory) -> None:
+        """``dead_letters`` covers only dead letters, ordered as the listing reads them."""
+        db = databases()
+        MongoStores(db)
+        info = db["processed_events"].index_information()["dead_letters"]
+        assert ({"dead_letter": True}, [("processed_at", 1), ("_id", 1)]) == (
+            info["partialFilterExpression"],
+            list(info["key"]),
+        )
+
+    def test_a_failure_stores_last_error_in_the_document(self, databases: DatabaseFactory) -> None:
+        """The claim document carries ``last_error``, cut to 500 characters."""
+        db = databases()
+        events = MongoStores(db).processed_events
+        events.claim("evt_1", "invoice.paid", T0)
+        events.mark_failed("evt_1", T0, 5, error="e" * 900)
+        doc = db["processed_events"].find_one({"_id": "evt_1"})
+        assert doc is not None
+        assert ("e" * 500, 1) == (doc["last_error"], doc["attempts"])
+
     def test_ttl_removes_stale_claims_but_never_dead_letters(
         self, databases: DatabaseFactory
     ) -> None:

@@ -144,9 +144,20 @@ class MigrationSuite:
         assert {
             "plan_id": "team",
             "status": "active",
+            "past_due_since": None,
             "plan_version": None,
             "current_period_start": None,
         } == stored["state"]["subscription"]
+
+    def test_a_legacy_subscription_without_status_reads_back_as_none(self, legacy: Db) -> None:
+        """Strict decoding finds every subscription field: the migration fills the missing ones."""
+        MigrationRunner(legacy).run()
+        stores = MongoAccountStore(legacy)
+        found = {org: stores.read_snapshot(org) for org in ("org_acme", "org_beta", "org_late")}
+        assert {"org_acme": "active", "org_beta": "none", "org_late": "past_due"} == {
+            org: snapshot.state.subscription.status if snapshot else None
+            for org, snapshot in found.items()
+        }
 
     def test_the_dunning_sweep_finds_a_migrated_past_due_account(self, legacy: Db) -> None:
         """The derived top-level fields let the cron query find a legacy past-due org."""

@@ -85,3 +85,17 @@ def test_run_all_only_filters_and_exits_0_when_nothing_fails(
     assert "bench_b" not in out
     assert 1 == load("run_all").main(["--only", "bench_b"], directory=tmp_path)
     assert "main() returned 3" in capsys.readouterr().out
+
+
+def test_bench_codec_prints_each_decode_figure(capsys: pytest.CaptureFixture[str]) -> None:
+    """bench_codec reports µs per snapshot and per entry decode, core and Mongo."""
+    load("bench_codec").main(["--calls", "20", "--repeat", "1"])
+    out = capsys.readouterr().out
+    for label in (
+        "codec: account snapshot decode",
+        "codec: journal entry decode",
+        "mongo: snapshot document decode",
+        "mongo: journal document decode",
+        "µs/call",
+    ):
+        assert label in out

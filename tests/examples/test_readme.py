@@ -29,3 +29,12 @@ def test_readme_python_blocks_run() -> None:
     namespace: dict[str, object] = {}
     for block in blocks:
         exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 - our own README
+
+
+def test_production_wiring_uses_the_recommended_client_options() -> None:
+    """The README's production block builds its client with ``client_options`` (deadline, w)."""
+    section = README.read_text().split("## Production wiring", 1)[1]
+    block = re.search(r"```py\n(.*?)```", section, flags=re.DOTALL)
+    assert block is not None
+    compile(block.group(1), str(README), "exec")
+    assert "MongoClient(uri, **client_options(timeout_ms=" in block.group(1)

@@ -173,3 +173,20 @@ def test_a_customer_linked_meanwhile_by_checkout_is_kept(billing: Billing) -> No
     )
     assert "cus_w" == billing.checkouts.ensure_customer("org_a")
     assert [] == fake(billing).calls_to("create_customer")
+
+
+def test_plain_http_redirects_only_when_the_config_allows_them(
+    make_billing: BillingFactory,
+) -> None:
+    """allow_http_redirects lets http through (still only to an allowed host)."""
+    billing = stripe_billing(
+        make_billing, allow_http_redirects=True, allowed_redirect_hosts=("127.0.0.1",)
+    )
+    link = billing.create_extras_checkout(
+        "org_a", "small", "http://127.0.0.1/ok", "http://127.0.0.1/no"
+    )
+    assert link.url
+    with pytest.raises(RedirectNotAllowedError):
+        billing.create_extras_checkout(
+            "org_a", "small", "http://other.test/ok", "http://127.0.0.1/no"
+        )

@@ -32,20 +32,19 @@ from pymongo.database import Database
 from compute_pricing.ports import Clock
 from compute_pricing_mongo import MongoStores
 from tests.support.mongo_wire import ensure_mongoeco_venv, mongoeco_server
+from tests.support.tiers import REAL_URI_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVER_SCRIPT = REPO_ROOT / "scripts" / "mongoeco_server.py"
-REAL_URI_ENV = "COMPUTE_PRICING_TEST_MONGODB_URI"
+SERVER_SCRIPT = Path(__file__).resolve().parent / "mongoeco_server.py"
 
 Db = Database[dict[str, Any]]
 Client = MongoClient[dict[str, Any]]
 DatabaseFactory = Callable[[], Db]
 StoresFactory = Callable[[Clock], MongoStores]
 
-requires_real_mongodb = pytest.mark.skipif(
-    not os.environ.get(REAL_URI_ENV), reason=f"{REAL_URI_ENV} is not set: real MongoDB tier"
-)
-"""Mark for the real-MongoDB tier: reported as skipped (never passed) without a URI."""
+requires_real_mongodb = pytest.mark.real_mongodb
+"""Mark for the real-MongoDB tier: without a URI these tests are not collected (deselected);
+``tests/contract/test_real_mongodb_tier.py`` reports the tier's status in one line."""
 
 
 def unique_name(tier: str) -> str:

@@ -6,13 +6,13 @@ module therefore:
 
 * builds a dedicated virtualenv ``<root>/.venv-mongoeco`` with a Python 3.13
   interpreter and the pinned ``mongoeco[wire]`` (:func:`ensure_mongoeco_venv`);
-* starts ``scripts/mongoeco_server.py`` in that interpreter as a child process
+* starts ``tests/support/mongoeco_server.py`` in that interpreter as a child process
   and yields a ``mongodb://`` URI for pymongo (:func:`mongoeco_server`).
 
 Typical fixture::
 
     python = ensure_mongoeco_venv(REPO_ROOT)
-    with mongoeco_server(python, REPO_ROOT / "scripts" / "mongoeco_server.py") as uri:
+    with mongoeco_server(python, Path(__file__).resolve().parent / "mongoeco_server.py") as uri:
         client = pymongo.MongoClient(uri, tz_aware=True)
 
 A missing Python 3.13 is an error (:class:`RuntimeError`), never a skip, so a
@@ -275,6 +275,23 @@ def mongoeco_server(
         RuntimeError: if the server does not print ``READY <port>`` within
             ``timeout`` seconds; the message includes the server's stderr.
     """
+    with mongoeco_server_process(python, script, timeout=timeout, args=args) as (uri, _):
+        yield uri
+
+
+@contextlib.contextmanager
+def mongoeco_server_process(
+    python: Path,
+    script: Path,
+    *,
+    timeout: float = READY_TIMEOUT_SECONDS,
+    args: Sequence[str] = (),
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like :func:`mongoeco_server`, yielding ``(uri, process)`` so a test can signal it.
+
+    A test that stops the server (``SIGSTOP``) to simulate a hang must continue it
+    (``SIGCONT``) before the context exits, or the SIGTERM waits for the stop timeout.
+    """
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(
             [str(python), str(script), "--port", "0", *args],
@@ -284,7 +301,7 @@ def mongoeco_server(
         )
         try:
             port = _wait_ready(process, stderr, timeout)
-            yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+            yield f"mongodb://127.0.0.1:{port}/?directConnection=true", process
         finally:
             _stop(process)
             if process.stdout is not None:

@@ -5,18 +5,25 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
+import pytest
 
 from compute_pricing.codec import (
+    ABSENT_AS_DEFAULT,
     account_from_document,
     account_to_document,
     entry_from_document,
     entry_to_document,
+    event_from_document,
     from_document,
+    require_contiguous,
     to_document,
 )
+from compute_pricing.errors import CorruptStateError
 from compute_pricing.evolve import fold
+from compute_pricing.memory import InMemoryAccountStore
 from compute_pricing.plans import Plan
 from compute_pricing.state import Account
 from compute_pricing.testing.contracts import rich_entries
@@ -79,3 +86,209 @@ def test_hand_built_copies_keep_every_other_field() -> None:
         "signup_granted",
         "ledger_lines",
     ]  # a new Account field must be added to with_week and with_debit too
+
+
+# -- strict decoding ----------------------------------------------------------------------
+
+
+def _state_document() -> dict[str, Any]:
+    state = Account.new("org_a", "free")
+    for entry in rich_entries("org_a"):
+        state = fold(state, entry.events)
+    return account_to_document(state)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        (("week", "used"), 12.9, "expected an integer, found float 12.9"),
+        (("week", "used"), "25", "expected an integer, found str '25'"),
+        (("week", "used"), True, "expected an integer, found bool True"),
+        (("signup_granted",), "false", "expected true or false, found str 'false'"),
+        (("signup_granted",), 0, "expected true or false, found int 0"),
+        (("lots", 0, "lot_id"), 7, "expected a string, found int 7"),
+        (("lots", 0, "created_at"), "2026-03-02", "expected a datetime, found str '2026-03-02'"),
+        (("lots",), {"0": {}}, "expected a list, found dict {'0': {}}"),
+        (("week", "breakdown"), [1], "expected a mapping, found list [1]"),
+        (("week", "breakdown", "gpu"), None, "expected an integer, found NoneType None"),
+        (("reservations",), "x", "expected a list, found str 'x'"),
+    ],
+)
+def test_a_value_of_another_type_is_refused_by_its_dotted_field(
+    path: tuple[str | int, ...], value: object, reason: str
+) -> None:
+    """A mistyped value raises CorruptStateError naming the field path, never a coerced value."""
+    document = _state_document()
+    target: Any = document
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    with pytest.raises(CorruptStateError) as raised:
+        account_from_document(document)
+    error = raised.value
+    expected_field = ".".join(str(part) for part in path)
+    assert ("org_a", "snapshot", expected_field, reason) == (
+        error.org,
+        error.document,
+        error.field,
+        error.reason,
+    )
+
+
+@pytest.mark.parametrize("name", ["usage_debt", "lots", "refund_debt", "week", "legacy"])
+def test_a_missing_field_is_refused_not_defaulted(name: str) -> None:
+    """A removed field (debt, lots, ...) is an error, never the field's default."""
+    document = _state_document()
+    del document[name]
+    with pytest.raises(CorruptStateError) as raised:
+        account_from_document(document)
+    assert (name, "missing") == (raised.value.field, raised.value.reason)
+
+
+def test_an_int_subclass_from_a_driver_reads_as_int() -> None:
+    """An int subclass other than bool (BSON's Int64) is an integer, read as a plain int."""
+
+    class Int64(int):
+        pass
+
+    document = _state_document()
+    document["usage_debt"] = Int64(5)
+    decoded = account_from_document(document)
+    assert (5, int) == (decoded.usage_debt, type(decoded.usage_debt))
+
+
+@pytest.mark.parametrize("text", ["2.50", " 2.5", "NaN", "Infinity", "2,5", "1E+1", "1e1"])
+def test_a_decimal_must_be_the_text_it_was_written_as(text: str) -> None:
+    """Decimals are stored as their ``str``; other spellings, NaN and infinities are refused."""
+    document = to_document(Plan("team", 1, 100, ratios={"gpu": Decimal("2.5")}))
+    document["ratios"]["gpu"] = text
+    if text in {"2.50", "1E+1"}:  # canonical spellings of other decimals still read exactly
+        assert Decimal(text) == from_document(Plan, document).ratios["gpu"]
+        return
+    with pytest.raises(CorruptStateError) as raised:
+        from_document(Plan, document, document="plan")
+    assert ("plan", "ratios.gpu") == (raised.value.document, raised.value.field)
+
+
+def test_an_unknown_event_type_is_refused_naming_the_entry_field() -> None:
+    """An event type outside the closed table raises CorruptStateError, not a KeyError."""
+    document = entry_to_document(rich_entries("org_a")[2])
+    document["events"][1]["type"] = "ComputeRefunded"
+    with pytest.raises(CorruptStateError) as raised:
+        entry_from_document(document)
+    assert ("org_a", "journal", "events.1.type") == (
+        raised.value.org,
+        raised.value.document,
+        raised.value.field,
+    )
+    assert "unknown event type 'ComputeRefunded'" == raised.value.reason
+
+
+def test_an_event_without_its_data_is_refused() -> None:
+    """An event document with its type but no data names ``events.N.data``."""
+    document = entry_to_document(rich_entries("org_a")[0])
+    del document["events"][0]["data"]
+    with pytest.raises(CorruptStateError) as raised:
+        entry_from_document(document)
+    assert ("events.0.data", "missing") == (raised.value.field, raised.value.reason)
+
+
+def test_an_event_that_is_not_a_mapping_is_refused() -> None:
+    """A journal event stored as a bare value names its index."""
+    document = entry_to_document(rich_entries("org_a")[0])
+    document["events"][0] = "WeekOpened"
+    with pytest.raises(CorruptStateError) as raised:
+        event_from_document(document["events"][0])
+    assert ("event", "(document)") == (raised.value.document, raised.value.field)
+    with pytest.raises(CorruptStateError) as in_entry:
+        entry_from_document(document)
+    assert "events.0" == in_entry.value.field
+
+
+def test_an_entry_or_state_of_another_org_is_refused() -> None:
+    """A document read for one org that holds another org's data is corrupt, not used."""
+    entry = entry_to_document(rich_entries("org_b")[0])
+    with pytest.raises(CorruptStateError) as wrong_entry:
+        entry_from_document(entry, org="org_a")
+    with pytest.raises(CorruptStateError) as wrong_state:
+        account_from_document(_state_document(), org="org_b", field="state")
+    assert ("org_a", "org") == (wrong_entry.value.org, wrong_entry.value.field)
+    assert ("org_b", "state.org") == (wrong_state.value.org, wrong_state.value.field)
+
+
+def test_fixed_length_pairs_are_checked_for_length_and_types() -> None:
+    """A debit's ``(lot_id, units)`` draws must be pairs of text and integer."""
+    document = entry_to_document(rich_entries("org_a")[2])
+    debit = next(e for e in document["events"] if e["type"] == "ExtrasDebited")
+    debit["data"]["draws"] = [["lot_1"]]
+    with pytest.raises(CorruptStateError) as short:
+        entry_from_document(document)
+    debit["data"]["draws"] = [["lot_1", "3"]]
+    with pytest.raises(CorruptStateError) as mistyped:
+        entry_from_document(document)
+    index = document["events"].index(debit)
+    assert f"events.{index}.data.draws.0" == short.value.field
+    assert f"events.{index}.data.draws.0.1" == mistyped.value.field
+
+
+def test_mapping_keys_must_be_text() -> None:
+    """A mapping with a non-text key (a driver or script artefact) is refused."""
+    document = _state_document()
+    document["week"]["breakdown"] = {1: 2}
+    with pytest.raises(CorruptStateError) as raised:
+        account_from_document(document)
+    assert "week.breakdown" == raised.value.field
+
+
+def test_a_document_that_is_not_a_mapping_is_refused() -> None:
+    """A state stored as a list is refused as a whole."""
+    with pytest.raises(CorruptStateError) as raised:
+        from_document(Account, ["org_a"], org="org_a", document="snapshot", field="state")
+    assert ("state", "expected a mapping, found list ['org_a']") == (
+        raised.value.field,
+        raised.value.reason,
+    )
+
+
+def test_journal_reads_must_be_contiguous_after_the_snapshot() -> None:
+    """``require_contiguous`` passes seqs after+1, after+2, ... and names the first gap."""
+    entries = rich_entries("org_a")
+    assert entries[2:] == require_contiguous("org_a", 2, entries[2:])
+    assert [] == require_contiguous("org_a", 6, [])
+    with pytest.raises(CorruptStateError) as skipped:
+        require_contiguous("org_a", 2, entries[3:])
+    with pytest.raises(CorruptStateError) as holed:
+        require_contiguous("org_a", 0, [entries[0], entries[2]])
+    assert ("org_a", "journal", "seq") == (skipped.value.org, skipped.value.document, "seq")
+    assert "expected seq 3 after 2, found 4" == skipped.value.reason
+    assert "expected seq 2 after 0, found 3" == holed.value.reason
+
+
+def test_the_memory_store_checks_its_journal_reads_too() -> None:
+    """The in-memory store's reads pass the same gap check (a store that lost an entry fails)."""
+    store = InMemoryAccountStore()
+    entries = rich_entries("org_a")
+    for entry in entries:
+        store.append(entry)
+    assert entries[4:] == list(store.read_journal("org_a", after_seq=4))
+    assert entries == list(store.read_journal("org_a", after_seq=-1))
+
+
+def test_a_field_listed_as_added_later_may_be_absent_and_decodes_to_its_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only a field listed in ABSENT_AS_DEFAULT (and having a default) may be missing."""
+
+    @attrs.frozen
+    class Stored:
+        kept: int
+        added: str | None = None
+        required: int = 0
+
+    monkeypatch.setitem(ABSENT_AS_DEFAULT, Stored, frozenset({"added", "kept"}))
+    assert Stored(1, None, 2) == from_document(Stored, {"kept": 1, "required": 2})
+    with pytest.raises(CorruptStateError) as no_default:
+        from_document(Stored, {"required": 2})
+    with pytest.raises(CorruptStateError) as not_listed:
+        from_document(Stored, {"kept": 1})
+    assert ("kept", "required") == (no_default.value.field, not_listed.value.field)

@@ -14,7 +14,7 @@ from compute_pricing.timekeeping import month_key, to_utc_ms, week_key
 
 
 def test_defaults_match_the_design() -> None:
-    """Every knob of DESIGN 3.10 has its documented default."""
+    """Every knob of docs/rules.md "Config" has its documented default."""
     config = BillingConfig()
     assert (False, 1, 1000, 10_000) == (
         config.compute_mode,

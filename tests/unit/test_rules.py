@@ -16,7 +16,7 @@ from compute_pricing.rules.gate import Headroom, dunning_stage
 from compute_pricing.rules.ledger import burn_order, credit_split, draw
 from compute_pricing.rules.overflow import crossed_thresholds, split_charge
 from compute_pricing.rules.weeks import next_anchor
-from compute_pricing.state import Lot, Subscription, Week
+from compute_pricing.state import BREAKDOWN_CEILING, OTHER_CATEGORY, Lot, Subscription, Week
 from compute_pricing.timekeeping import week_key
 
 T = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -174,3 +174,27 @@ def test_headroom_ignores_positive_extras_when_degraded_but_not_debt() -> None:
     assert 10 == Headroom(quota=100, used=90, extras=50, held=0, stage="degraded").remaining
     assert 5 == Headroom(quota=100, used=90, extras=-5, held=0, stage="degraded").remaining
     assert 58 == Headroom(quota=100, used=90, extras=50, held=2, stage="ok").remaining
+
+
+def test_the_week_fold_stops_at_the_breakdown_ceiling() -> None:
+    """Week.charged (the evolve fold) never holds more than BREAKDOWN_CEILING categories."""
+    full = {f"c{index}": 1 for index in range(BREAKDOWN_CEILING - 1)}
+    week = Week(
+        key="2026-W02",
+        started_at=datetime(2026, 1, 5, tzinfo=UTC),
+        reset_at=datetime(2026, 1, 12, tzinfo=UTC),
+        quota=10,
+        plan_id="free",
+        plan_version=1,
+        used=BREAKDOWN_CEILING - 1,
+        breakdown=full,
+    )
+
+    charged = week.charged(5, {"new_a": 2, "new_b": 2, "c0": 1})
+
+    assert BREAKDOWN_CEILING == len(charged.breakdown)
+    assert (4, 2, BREAKDOWN_CEILING + 4) == (
+        charged.breakdown[OTHER_CATEGORY],
+        charged.breakdown["c0"],
+        charged.used,
+    )

@@ -1,8 +1,13 @@
-"""Compute attribution (DESIGN 3.2): a run step's dollar costs become integer units.
+"""Compute attribution (docs/rules.md, "Attribution"): a step's dollar costs become units.
 
 Per category ``floor(cost * ratio * dollars_to_compute)``; no costs at all means
 ``run_base_units``; a total above ``max_compute_per_run`` is capped and the breakdown scaled
 with a largest-remainder split so it still sums to the charged total.
+
+Input is bounded before anything is read: category names match ``^[A-Za-z0-9_.:-]{1,64}$``
+and a step carries at most ``compute.max_categories_per_run`` categories. The charged breakdown
+is folded so the week's stored breakdown keeps at most ``compute.max_breakdown_categories``
+categories (later ones count under ``other``; the total is unchanged).
 """
 
 from __future__ import annotations
@@ -13,15 +18,25 @@ from decimal import Decimal
 
 import attrs
 
-from compute_pricing.config import ComputeSettings
+from compute_pricing.config import CATEGORY_PATTERN, ComputeSettings
 from compute_pricing.errors import InvalidInputError, InvalidNameError, InvalidStepError
 from compute_pricing.money import cost_to_units, largest_remainder, parse_cost
 from compute_pricing.plans import Plan
+from compute_pricing.state import fold_breakdown
 
-__all__ = ["BASE_CATEGORY", "Units", "parse_costs", "units_for", "validate_run_id", "validate_step"]
+__all__ = [
+    "BASE_CATEGORY",
+    "CATEGORY_PATTERN",
+    "Units",
+    "parse_costs",
+    "units_for",
+    "validate_run_id",
+    "validate_step",
+]
 
 _STEP = re.compile(r"[A-Za-z0-9:_-]{1,64}")
 _RUN_ID = re.compile(r"[A-Za-z0-9:_.\-]{1,128}")
+_CATEGORY = re.compile(CATEGORY_PATTERN[1:-1])
 #: Breakdown category of the base units charged for a run reported without costs.
 BASE_CATEGORY = "base"
 
@@ -49,22 +64,41 @@ def validate_run_id(run_id: object) -> str:
     return run_id
 
 
-def parse_costs(costs: object) -> dict[str, Decimal] | None:
-    """Validated ``{category: Decimal}`` (or ``None``); every bad value names its category."""
+def parse_costs(costs: object, max_categories: int | None = None) -> dict[str, Decimal] | None:
+    """Validated ``{category: Decimal}`` (or ``None``); every bad value names its category.
+
+    Category names must match :data:`CATEGORY_PATTERN`; more than ``max_categories`` of them
+    (when given) is refused as a whole.
+    """
     if costs is None:
         return None
     if not isinstance(costs, Mapping):
         raise InvalidInputError("costs", costs, "must be a mapping of category to dollars")
+    if max_categories is not None and len(costs) > max_categories:
+        raise InvalidInputError(
+            "costs", f"{len(costs)} categories", f"at most {max_categories} categories per step"
+        )
     parsed: dict[str, Decimal] = {}
     for category, value in costs.items():
-        if not isinstance(category, str) or not category:
-            raise InvalidInputError("costs", category, "categories must be non-empty strings")
+        if not isinstance(category, str) or not _CATEGORY.fullmatch(category):
+            raise InvalidNameError(
+                "costs", category, f"category names must match {CATEGORY_PATTERN}"
+            )
         parsed[category] = parse_cost(category, value)
     return parsed
 
 
-def units_for(costs: Mapping[str, Decimal] | None, plan: Plan, settings: ComputeSettings) -> Units:
-    """The units a step costs on ``plan`` (costs already validated by :func:`parse_costs`)."""
+def units_for(
+    costs: Mapping[str, Decimal] | None,
+    plan: Plan,
+    settings: ComputeSettings,
+    week: Mapping[str, int] | None = None,
+) -> Units:
+    """The units a step costs on ``plan`` (costs already validated by :func:`parse_costs`).
+
+    With the week's breakdown so far (``week``), the breakdown is folded so the week keeps at
+    most ``settings.max_breakdown_categories`` categories.
+    """
     if costs is None:
         base = settings.run_base_units
         return Units(total=base, breakdown={BASE_CATEGORY: base} if base else {})
@@ -75,7 +109,10 @@ def units_for(costs: Mapping[str, Decimal] | None, plan: Plan, settings: Compute
     parts = {category: units for category, units in parts.items() if units}
     total = sum(parts.values())
     cap = settings.max_compute_per_run
-    if total <= cap:
-        return Units(total=total, breakdown=parts)
-    scaled = largest_remainder(parts, cap)
-    return Units(total=cap, breakdown={k: v for k, v in scaled.items() if v}, capped=True)
+    capped = total > cap
+    if capped:
+        scaled = largest_remainder(parts, cap)
+        parts, total = {k: v for k, v in scaled.items() if v}, cap
+    if week is not None:
+        parts = fold_breakdown(week, parts, settings.max_breakdown_categories)
+    return Units(total=total, breakdown=parts, capped=capped)

@@ -1,4 +1,4 @@
-"""Quota gate arithmetic (DESIGN 3.6) and dunning stages (DESIGN 3.7).
+"""Quota gate arithmetic (docs/rules.md "Quota gate") and dunning stages (docs/rules.md "Dunning").
 
 ``remaining = max(0, quota - used) + extras - held``, where ``quota`` is the live plan quota
 (the default plan's when the subscription is in a fail-closed status), ``extras`` is the

@@ -1,4 +1,4 @@
-"""Extras ledger rules (DESIGN 3.4): lots, burn order, credits, refunds, ledger lines.
+"""Extras ledger rules (docs/rules.md "Extras ledger"): lots, burn order, credits, refunds.
 
 - Debits draw from spendable lots: earliest expiry first, then oldest, lots without expiry
   last; what no lot covers becomes debt. Every draw is recorded (provenance).

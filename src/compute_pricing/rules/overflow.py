@@ -1,4 +1,4 @@
-"""Weekly usage and overflow (DESIGN 3.3): how a charge splits between quota and extras.
+"""Weekly usage and overflow (docs/rules.md, same name): how a charge splits quota/extras.
 
 Charging ``u`` units against the live quota: ``from_quota = min(u, max(0, quota - used))`` and
 ``from_extras = u - from_quota``; ``used`` always grows by ``u``. Extras may go negative

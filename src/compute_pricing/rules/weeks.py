@@ -1,4 +1,4 @@
-"""Week anchoring (DESIGN 3.3, 3.5): when the current week ends and where the next begins.
+"""Week anchoring (docs/rules.md "Week reset"): when the current week ends, where the next begins.
 
 Weeks are anchored at the org's last reset (``reset_at = anchor + 7 days``), not at the
 calendar Monday. A reset more than a whole week late is clamped to now, so the new week always

@@ -1,7 +1,8 @@
 """Contract suites: what every adapter of a port must do, run against each adapter.
 
 Subclass a ``*Contract`` class and provide its fixture (``store``, ``repository``,
-``processed_events`` or ``lock_factory``); pytest collects the inherited tests.
+``processed_events``, ``lock_factory``, ``job_cursors`` or ``directory_and_store``); pytest
+collects the inherited tests.
 """
 
 from __future__ import annotations
@@ -28,14 +29,24 @@ from compute_pricing.evolve import fold
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.memory import EventRecorder
 from compute_pricing.plans import Plan
-from compute_pricing.ports import AccountStore, Lock, PlanRepository, ProcessedEventStore
+from compute_pricing.ports import (
+    AccountStore,
+    JobCursor,
+    JobCursorStore,
+    Lock,
+    OrgDirectory,
+    PlanRepository,
+    ProcessedEventStore,
+)
 from compute_pricing.state import Account
 from compute_pricing.timekeeping import FakeClock
 
 __all__ = [
     "T0",
     "AccountStoreContract",
+    "JobCursorStoreContract",
     "LockContract",
+    "OrgDirectoryContract",
     "PlanRepositoryContract",
     "ProcessedEventStoreContract",
     "contract_config",
@@ -137,7 +148,7 @@ def _state(entries: list[JournalEntry], org: str) -> Account:
 
 
 class AccountStoreContract:
-    """The ``AccountStore`` guarantees (DESIGN 2.1); provide a fresh ``store`` fixture."""
+    """The ``AccountStore`` guarantees (docs/rules.md "Accounts"); needs a ``store`` fixture."""
 
     @pytest.fixture
     def store(self) -> AccountStore:
@@ -417,6 +428,98 @@ class ProcessedEventStoreContract:
         processed_events.mark_failed("evt_3", T0, 5)
         assert "claimed" == processed_events.claim("evt_3", "invoice.paid", T0)
 
+    def test_a_record_keeps_type_attempts_and_last_error(
+        self, processed_events: ProcessedEventStore
+    ) -> None:
+        """``get`` returns the claim: its type, failed attempts and the latest error message."""
+        assert processed_events.get("evt_4") is None
+        processed_events.claim("evt_4", "charge.refunded", T0)
+        processed_events.mark_failed("evt_4", T0, 5, error="first")
+        later = T0 + timedelta(minutes=1)
+        processed_events.mark_failed("evt_4", later, 5, error="second " + "x" * 600)
+        record = processed_events.get("evt_4")
+        assert record is not None
+        assert ("evt_4", "charge.refunded", later, 2, False, False) == (
+            record.event_id,
+            record.type,
+            record.processed_at,
+            record.attempts,
+            record.dead_letter,
+            record.done,
+        )
+        assert ("second " + "x" * 493) == record.last_error
+
+    def test_dead_letters_lists_only_dead_letters_oldest_first(
+        self, processed_events: ProcessedEventStore
+    ) -> None:
+        """Only dead letters are listed, oldest ``processed_at`` first, at most ``limit``."""
+        for offset, event_id in ((2, "evt_b"), (1, "evt_c"), (3, "evt_a")):
+            processed_events.claim(event_id, "invoice.paid", T0)
+            processed_events.mark_failed(
+                event_id, T0 + timedelta(seconds=offset), 1, error=f"boom {event_id}"
+            )
+        processed_events.claim("evt_live", "invoice.paid", T0)
+        processed_events.mark_failed("evt_live", T0, 5)
+        processed_events.claim("evt_ok", "invoice.paid", T0)
+        processed_events.mark_done("evt_ok", T0)
+        listed = processed_events.dead_letters()
+        assert ["evt_c", "evt_b", "evt_a"] == [record.event_id for record in listed]
+        assert ["boom evt_c"] == [record.last_error for record in listed[:1]]
+        assert all(record.dead_letter for record in listed)
+        assert ["evt_c"] == [record.event_id for record in processed_events.dead_letters(limit=1)]
+        assert [] == processed_events.dead_letters(limit=0)
+
+    def test_a_dead_letter_outlives_the_ttl(self, processed_events: ProcessedEventStore) -> None:
+        """Long past the TTL a dead letter still answers ``dead`` and is still listed."""
+        processed_events.claim("evt_old", "invoice.paid", T0)
+        processed_events.mark_failed("evt_old", T0, 1)
+        much_later = T0 + timedelta(days=365)
+        assert "dead" == processed_events.claim("evt_old", "invoice.paid", much_later)
+        assert ["evt_old"] == [record.event_id for record in processed_events.dead_letters()]
+
+    def test_release_for_replay_makes_a_dead_letter_claimable_once_more(
+        self, processed_events: ProcessedEventStore
+    ) -> None:
+        """A released dead letter is claimable, keeps its attempts and leaves the listing."""
+        processed_events.claim("evt_5", "invoice.paid", T0)
+        for _ in range(5):
+            processed_events.mark_failed("evt_5", T0, 5, error="down")
+        later = T0 + timedelta(hours=1)
+        assert processed_events.release_for_replay("evt_5", later) is True
+        assert processed_events.release_for_replay("evt_5", later) is False
+        assert [] == processed_events.dead_letters()
+        assert "claimed" == processed_events.claim("evt_5", "invoice.paid", later)
+        record = processed_events.get("evt_5")
+        assert record is not None
+        assert (5, False, later) == (record.attempts, record.dead_letter, record.processed_at)
+        assert processed_events.mark_failed("evt_5", later, 5) is True
+
+    def test_release_for_replay_refuses_what_is_not_a_dead_letter(
+        self, processed_events: ProcessedEventStore
+    ) -> None:
+        """Unknown, live and done events are not released."""
+        processed_events.claim("evt_live", "invoice.paid", T0)
+        processed_events.claim("evt_done", "invoice.paid", T0)
+        processed_events.mark_done("evt_done", T0)
+        released = [
+            processed_events.release_for_replay(event_id, T0)
+            for event_id in ("evt_none", "evt_live", "evt_done")
+        ]
+        assert [False, False, False] == released
+        assert "done" == processed_events.claim("evt_done", "invoice.paid", T0)
+
+    def test_purge_forgets_an_event(self, processed_events: ProcessedEventStore) -> None:
+        """A purged dead letter is gone; a later delivery of it is a new claim."""
+        processed_events.claim("evt_6", "invoice.paid", T0)
+        processed_events.mark_failed("evt_6", T0, 1)
+        assert (True, False) == (
+            processed_events.purge("evt_6"),
+            processed_events.purge("evt_6"),
+        )
+        assert processed_events.get("evt_6") is None
+        assert [] == processed_events.dead_letters()
+        assert "claimed" == processed_events.claim("evt_6", "invoice.paid", T0)
+
 
 class LockContract:
     """The ``Lock`` guarantees; provide ``lock_factory`` taking a clock."""
@@ -450,3 +553,48 @@ class LockContract:
         clock.advance(seconds=1)
         with lock.hold("reset", 60) as late:
             assert late is True
+
+
+class JobCursorStoreContract:
+    """The ``JobCursorStore`` guarantees; provide a fresh ``job_cursors`` fixture."""
+
+    @pytest.fixture
+    def job_cursors(self) -> JobCursorStore:
+        """A fresh, empty cursor store (override)."""
+        raise NotImplementedError
+
+    def test_save_load_replace_and_clear(self, job_cursors: JobCursorStore) -> None:
+        """Nothing at first; a save reads back exactly; a second save replaces; clear forgets."""
+        assert job_cursors.load("weekly-reset") is None
+        first = JobCursor("weekly-reset", "org_a", T0, T0)
+        job_cursors.save(first)
+        assert first == job_cursors.load("weekly-reset")
+        later = JobCursor("weekly-reset", "org_b", T0, T0 + timedelta(seconds=5))
+        job_cursors.save(later)
+        job_cursors.save(JobCursor("reconcile", "org_z", T0, T0))
+        assert later == job_cursors.load("weekly-reset")
+        job_cursors.clear("weekly-reset")
+        job_cursors.clear("never-saved")
+        assert job_cursors.load("weekly-reset") is None
+        assert "org_z" == getattr(job_cursors.load("reconcile"), "after", None)
+
+
+class OrgDirectoryContract:
+    """The ``OrgDirectory`` guarantees; provide ``directory_and_store`` over one back end."""
+
+    @pytest.fixture
+    def directory_and_store(self) -> tuple[OrgDirectory, AccountStore]:
+        """A directory and the account store it lists, both empty (override)."""
+        raise NotImplementedError
+
+    def test_lists_every_org_with_a_snapshot_in_sorted_pages(
+        self, directory_and_store: tuple[OrgDirectory, AccountStore]
+    ) -> None:
+        """Orgs come sorted, strictly after ``after``, at most ``limit`` per page."""
+        directory, store = directory_and_store
+        assert [] == directory.list_orgs(after=None, limit=10)
+        for org in ("org_c", "org_a", "org_b"):
+            store.save_snapshot(Snapshot(org=org, version=1, state=Account.new(org, "free")))
+        assert ["org_a", "org_b"] == directory.list_orgs(after=None, limit=2)
+        assert ["org_c"] == directory.list_orgs(after="org_b", limit=2)
+        assert [] == directory.list_orgs(after="org_c", limit=2)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from compute_pricing.config import (
     AlertSettings,
@@ -241,6 +242,29 @@ def pack_settings(
     )
 
 
+def _host_names() -> st.SearchStrategy[str]:
+    label = st.text(alphabet=_LOWER + "0123456789", min_size=1, max_size=12)
+    return st.lists(label, min_size=1, max_size=3).map(".".join)
+
+
+def _webhook_secrets() -> st.SearchStrategy[SecretStr | tuple[SecretStr, ...] | None]:
+    secret = st.text(alphabet=_ALNUM, min_size=1, max_size=24).map(
+        lambda text: SecretStr(f"whsec_{text}")
+    )
+    return st.none() | secret | st.lists(secret, min_size=1, max_size=3).map(tuple)
+
+
+def _own_prices(plan: PlanSettings) -> PlanSettings:
+    """Give a plan's prices its own names: one price never bills two different things."""
+    monthly, annual = plan.stripe_price_monthly, plan.stripe_price_annual
+    return plan.model_copy(
+        update={
+            "stripe_price_monthly": monthly and f"price_plan_{plan.plan_id}_m_{monthly}",
+            "stripe_price_annual": annual and f"price_plan_{plan.plan_id}_a_{annual}",
+        }
+    )
+
+
 def _plan_identity(plan: PlanSettings) -> tuple[str, int]:
     return plan.plan_id, plan.version
 
@@ -252,7 +276,14 @@ def _billing_configs(draw: st.DrawFn) -> BillingConfig:
             plan_settings(), min_size=1, max_size=4, unique_by=lambda p: (p.plan_id, p.version)
         )
     )
+    plans = [_own_prices(plan) for plan in plans]
     packs = draw(st.lists(pack_settings(), max_size=3, unique_by=lambda p: p.pack_id))
+    packs = [
+        pack.model_copy(update={"stripe_price": f"price_pack_{pack.pack_id}_{pack.stripe_price}"})
+        if pack.stripe_price
+        else pack
+        for pack in packs
+    ]
     grace_days = draw(st.integers(0, 30))
     values: Mapping[str, object] = {
         "compute_mode": draw(st.booleans()),
@@ -274,12 +305,15 @@ def _billing_configs(draw: st.DrawFn) -> BillingConfig:
         "webhook_max_attempts": draw(st.integers(1, 20)),
         "reservation_ttl_seconds": draw(st.integers(1, 10**6)),
         "max_commit_attempts": draw(st.integers(1, 100)),
-        "stripe": StripeSettings(automatic_tax=draw(st.booleans())),
+        "stripe": StripeSettings(
+            automatic_tax=draw(st.booleans()), webhook_secret=draw(_webhook_secrets())
+        ),
         "upgrade_url": draw(st.none() | _TEXT),
-        "allowed_redirect_hosts": tuple(draw(st.lists(_TEXT, max_size=3))),
+        "allowed_redirect_hosts": tuple(draw(st.lists(_host_names(), max_size=3))),
+        "allow_http_redirects": draw(st.booleans()),
         "exempt_orgs": tuple(draw(st.lists(org_ids(), max_size=3))),
     }
-    return BillingConfig.model_validate(values)
+    return BillingConfig.from_dict(values)
 
 
 def billing_configs() -> st.SearchStrategy[BillingConfig]:

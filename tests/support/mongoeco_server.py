@@ -7,7 +7,7 @@ running on Python 3.11, can talk to it with the real ``pymongo`` driver.
 
 Usage::
 
-    python3.13 scripts/mongoeco_server.py --port 0
+    python3.13 tests/support/mongoeco_server.py --port 0
 
 Once the listener accepts connections the script prints exactly one line,
 ``READY <port>``, on stdout and flushes it.  Nothing else is ever written to

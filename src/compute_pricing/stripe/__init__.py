@@ -1,0 +1,13 @@
+"""The inbound Stripe webhook pipeline: verify -> parse -> claim -> dispatch -> mark done.
+
+- :mod:`~compute_pricing.stripe.signature` checks the ``Stripe-Signature`` header on the raw
+  body bytes (``t=`` and ``v1=``, HMAC-SHA256, constant-time compare, tolerance read from the
+  library's :class:`~compute_pricing.ports.Clock`).
+- :mod:`~compute_pricing.stripe.payloads` reads the event envelope and the objects of the
+  events the library handles, with models of only the fields it uses.
+- :mod:`~compute_pricing.stripe.pipeline` runs a verified event once through a dispatch table,
+  counting failures in the ``ProcessedEventStore`` until the event becomes a dead letter.
+
+None of it imports the ``stripe`` SDK. This package module imports nothing, so the store port
+can use the record value without an import cycle; import the submodules.
+"""

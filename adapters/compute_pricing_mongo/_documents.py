@@ -97,7 +97,7 @@ def decode(value: Any) -> Any:
 
 
 def entry_document(entry: JournalEntry) -> Document:
-    """The journal document of ``entry``: ``{org, seq, key, type, events, outcome, at, ledger}``."""
+    """The journal document of ``entry``: ``{org, seq, key, type, events, outcome, at, ...}``."""
     document: Document = _escape_keys(entry_to_document(entry))
     return document
 
@@ -120,6 +120,8 @@ def snapshot_update(snapshot: Snapshot) -> Document:
     encoded: Document = encode(state)
     subscription: Document = encoded.pop("subscription")
     values: Document = {"version": snapshot.version, "status": state.subscription.status}
+    if snapshot.at is not None:
+        values["at"] = snapshot.at
     values.update({f"state.{name}": value for name, value in encoded.items()})
     values.update({f"state.subscription.{name}": value for name, value in subscription.items()})
     derived = {
@@ -153,7 +155,11 @@ def snapshot_from_document(document: Mapping[str, Any], org: str | None = None) 
     if version < 0:
         raise CorruptStateError(org, "snapshot", "version", f"negative: {version}")
     state = account_from_document(decode(document["state"]), org=org, field="state")
-    return Snapshot(org=org, version=version, state=state)
+    # ``at`` is absent from snapshots written before the last entry's instant was kept
+    at = from_document(
+        datetime | None, decode(document.get("at")), org=org, document="snapshot", field="at"
+    )
+    return Snapshot(org=org, version=version, state=state, at=at)
 
 
 def _named(kind: str, name: object, tp: type[_T], document: Mapping[str, Any]) -> _T:

@@ -36,7 +36,7 @@ from compute_pricing_mongo.errors import translate, translated
 
 __all__ = ["MongoAccountStore"]
 
-_SNAPSHOT_FIELDS = {"_id": 0, "org": 1, "version": 1, "state": 1}
+_SNAPSHOT_FIELDS = {"_id": 0, "org": 1, "version": 1, "state": 1, "at": 1}
 _ENTRY_FIELDS = {"_id": 0}
 # Projections are copied per call: mongomock mutates the one it is given (not thread-safe).
 

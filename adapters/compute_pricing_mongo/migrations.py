@@ -24,6 +24,11 @@ The migrations, in order:
     webhook claims gain ``dead_letter: false`` (so the TTL's partial filter covers them),
     ``done: true`` (a legacy record meant "processed"), ``attempts``, ``event_id`` and
     ``touched_at`` (their ``processed_at``), so the 30-day TTL applies to them too.
+``namespace-journal-keys``
+    journal entries written before keys were namespaced and escaped (they have no stored
+    ``request``) get the key the current release computes for the same operation, and keep
+    the old one in ``legacy_key``, so a replay of an operation committed before the upgrade is
+    still a replay. See :func:`upgraded_key`. Run it before the new release serves traffic.
 """
 
 from __future__ import annotations
@@ -38,9 +43,10 @@ from pymongo import IndexModel
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from compute_pricing.keys import journal_key
 from compute_pricing.ports import Clock
 from compute_pricing.timekeeping import SystemClock
-from compute_pricing_mongo._names import ACCOUNTS, PROCESSED_EVENTS, Document
+from compute_pricing_mongo._names import ACCOUNTS, JOURNAL, PROCESSED_EVENTS, Document
 from compute_pricing_mongo._names import MIGRATIONS as MIGRATIONS_COLLECTION
 from compute_pricing_mongo.errors import translated
 from compute_pricing_mongo.indexes import create_index, index_models
@@ -53,7 +59,9 @@ __all__ = [
     "Migration",
     "MigrationReport",
     "MigrationRunner",
+    "RekeyJournal",
     "SetDefault",
+    "upgraded_key",
 ]
 
 
@@ -276,6 +284,85 @@ def _processed_event_changes() -> Sequence[Change]:
     ]
 
 
+#: The namespace each command kind's single-part key always had (``<namespace>:<part>``).
+_SINGLE_PART_NAMESPACES = {
+    "Reserve": "reserve",
+    "Release": "release",
+    "CreditPack": "pack",
+    "Adjust": "adjust",
+    "Debit": "debit",
+    "Refund": "refund",
+    "ExpireLot": "expire",
+    "ResetWeek": "reset",
+    "ChangePlan": "plan",
+    "FailPayment": "payment_failed",
+    "RecoverPayment": "payment_succeeded",
+    "ExpireSubscription": "dunning",
+    "RecordUsage": "usage",
+}
+
+
+def upgraded_key(entry_type: str, key: str, events: Sequence[Mapping[str, Any]]) -> str:
+    """The current key of an entry stored under the old, unescaped key shape.
+
+    Single-part keys were ``<namespace>:<part>`` with the namespace fixed by the entry's type,
+    so the part is everything after it. Attributions were ``<run_id>:<step>``: the run id and
+    step are read from the entry's ``ComputeCharged`` event; an attribution that charged
+    nothing has none, and its old key is split at its only ``:`` (or, ambiguously, its last:
+    such an entry moved no unit, so a replay that misses it charges zero again). A key of
+    another type is kept.
+    """
+    if entry_type == "Attribute":
+        for event in events:
+            if event.get("type") == "ComputeCharged":
+                data = event["data"]
+                return journal_key("attr", str(data["run_id"]), str(data["step"]))
+        run_id, _, step = key.rpartition(":")
+        return journal_key("attr", run_id, step) if run_id else key
+    namespace = _SINGLE_PART_NAMESPACES.get(entry_type)
+    if namespace is None or not key.startswith(f"{namespace}:"):
+        return key
+    return journal_key(namespace, key[len(namespace) + 1 :])
+
+
+@attrs.frozen
+class RekeyJournal:
+    """Rewrite old-shape journal keys (entries without ``request`` nor ``legacy_key``)."""
+
+    @property
+    def description(self) -> str:
+        """What it does."""
+        return f"{JOURNAL}.key namespaced and escaped (old key kept in legacy_key)"
+
+    @staticmethod
+    def _filter() -> Document:
+        return {"request": {"$exists": False}, "legacy_key": {"$exists": False}}
+
+    def pending(self, db: Database[Document]) -> int:
+        """Old-shape entries not rewritten yet."""
+        return db[JOURNAL].count_documents(self._filter())
+
+    def apply(self, db: Database[Document], now: datetime) -> int:
+        """One conditional ``update_one`` per entry: new key, old key kept."""
+        changed = 0
+        projection = {"_id": 1, "type": 1, "key": 1, "events": 1}
+        for document in list(db[JOURNAL].find(self._filter(), projection)):
+            old = str(document["key"])
+            new = upgraded_key(str(document["type"]), old, document.get("events") or [])
+            # A new key already taken (a post-upgrade entry) leaves the entry pending, reported.
+            with contextlib.suppress(DuplicateKeyError):
+                result = db[JOURNAL].update_one(
+                    {"_id": document["_id"], **self._filter()},
+                    {"$set": {"key": new, "legacy_key": old}},
+                )
+                changed += result.modified_count
+        return changed
+
+
+def _journal_key_changes() -> Sequence[Change]:
+    return [RekeyJournal()]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("create-indexes", "create every missing index", _index_changes),
     Migration(
@@ -292,6 +379,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "add-processed-event-fields",
         "webhook claims gain the dead-letter flag, last_error and a TTL timestamp",
         _processed_event_changes,
+    ),
+    Migration(
+        "namespace-journal-keys",
+        "journal keys move to the namespaced, escaped scheme",
+        _journal_key_changes,
     ),
 )
 """Every migration, in the order they apply."""

@@ -8,6 +8,7 @@ legacy monthly counters answer the gate instead.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -68,7 +69,7 @@ from compute_pricing.subscriptions import AccountChange, SubscriptionService
 from compute_pricing.timekeeping import SystemClock, month_key, to_utc_ms
 from compute_pricing.validation import require_org, require_units, validate_ref
 
-__all__ = ["Billing", "InMemoryStores", "Stores"]
+__all__ = ["Billing", "InMemoryStores", "Stores", "keyed_reservation_id"]
 
 _SWEEP_BATCH = 500
 OnOrg = Callable[[str, str], None]
@@ -78,6 +79,11 @@ _LEGACY_PAID = frozenset({"active", "trialing"})
 _STATUSES = FAIL_CLOSED_STATUSES | {"active", "trialing", "past_due"}
 #: Longest reservation TTL: a year (far longer would overflow ``datetime`` at expiry).
 _MAX_TTL_SECONDS = 366 * 24 * 3600
+
+
+def keyed_reservation_id(key: str) -> str:
+    """The reservation id of a caller's ``key``: stable, bounded, never a generated id's shape."""
+    return "res_key_" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 class Stores(Protocol):
@@ -201,8 +207,14 @@ class Billing:
         done = self.accounts.execute(org, command)
         return AttributionResult.from_outcome(done.outcome, replayed=done.replayed)
 
-    def reserve(self, org: str, units: int, ttl: int | None = None) -> ReservationHandle:
-        """Hold ``units`` for a run for ``ttl`` seconds; 402 if they are not there."""
+    def reserve(
+        self, org: str, units: int, ttl: int | None = None, *, key: str | None = None
+    ) -> ReservationHandle:
+        """Hold ``units`` for a run for ``ttl`` seconds; 402 if they are not there.
+
+        With ``key`` the call can be retried: the reservation id is derived from the key, so a
+        retry returns the same reservation (and a retry asking other units or ttl is a 409).
+        """
         org = require_org(org)
         units = require_units("units", units)
         ttl_seconds = require_units(
@@ -210,7 +222,10 @@ class Billing:
             ttl if ttl is not None else self.config.reservation_ttl_seconds,
             maximum=_MAX_TTL_SECONDS,
         )
-        reservation_id = self.ids.new_id("res")
+        if key is None:
+            reservation_id = self.ids.new_id("res")
+        else:
+            reservation_id = keyed_reservation_id(validate_ref("key", key))
         if not self.config.compute_mode:
             return ReservationHandle(org, reservation_id, 0, self.clock.now())
         done = self.accounts.execute(org, cmd.Reserve(reservation_id, units, ttl_seconds))
@@ -226,14 +241,21 @@ class Billing:
         run_id: str | None = None,
         step: str = "initial",
     ) -> AttributionResult:
-        """Charge a reserved run's actual costs and release the hold in the same commit."""
-        return self.attribute(
+        """Charge a reserved run's actual costs and release the hold in the same commit.
+
+        If the run step was already charged (a replay, perhaps under another hold), the
+        replay also releases ``reservation``, so a retried commit never leaks its hold.
+        """
+        result = self.attribute(
             reservation.org,
             run_id or reservation.reservation_id,
             costs,
             step,
             reservation=reservation,
         )
+        if result.replayed:
+            self.release(reservation)
+        return result
 
     def release(self, reservation: ReservationHandle) -> bool:
         """Give back a reservation without charging; ``False`` if it was not live."""
@@ -273,8 +295,13 @@ class Billing:
         return fold(state, roll_week(state, ctx)), ctx
 
     def _check_compute(self, org: str) -> Admission:
+        # Admit on the snapshot alone (one read); refuse only after catching up from the
+        # journal, so a lost snapshot refresh never becomes a 402.
         state, ctx = self._current(self.accounts.peek(org))
         room = current_headroom(state, ctx)
+        if room.remaining <= 0:
+            state, ctx = self._current(self.accounts.load(org)[0])
+            room = current_headroom(state, ctx)
         if room.remaining <= 0:
             raise exhausted_error(state, ctx, room)
         return Admission(

@@ -191,6 +191,7 @@ def _mapping(item: Decoder) -> Decoder:
 #: lacks one decodes to the field's default (one line per field, e.g. a new journal field).
 #: Every other field is required.
 ABSENT_AS_DEFAULT: dict[type, frozenset[str]] = {
+    JournalEntry: frozenset({"request", "clock_skew_ms"}),
     # the Stripe links, pending cancellation, restore point and ordering watermarks
     Subscription: frozenset(
         {
@@ -359,6 +360,8 @@ def entry_to_document(entry: JournalEntry) -> dict[str, Any]:
         "outcome": to_document(entry.outcome),
         "at": entry.at,
         "ledger": entry.ledger,
+        "request": None if entry.request is None else to_document(entry.request),
+        "clock_skew_ms": entry.clock_skew_ms,
     }
 
 

@@ -1,19 +1,28 @@
-"""Commands: what a use case asks of one account, each with its idempotency key.
+"""Commands: what a use case asks of one account, each with its idempotency key and request.
 
-A command's :meth:`~Command.key` is derived from domain identity, never random
-(``"<run_id>:<step>"``, ``"pack:<session_id>"``, ``"refund:<refund_id>"``, ``"expire:<lot_id>"``,
-``"reset:<week_key>"``...). The journal holds at most one entry per key and org, so a command
-sent twice is applied once.
+A command's :meth:`~Command.key` is derived from domain identity, never random, and always built
+by :func:`~compute_pricing.keys.journal_key`: a fixed namespace per operation kind, then the
+caller-supplied parts escaped (``attr:<run_id>:<step>``, ``pack:<session_id>``,
+``refund:<refund_id>``, ``expire:<lot_id>``, ``reset:<week_key>``...). The journal holds at most
+one entry per key and org, so a command sent twice is applied once.
+
+:meth:`~Command.request` is the canonical, JSON-safe mapping of what the command asks (its attrs
+fields, ``Decimal`` as normalized strings); it is stored with the entry so a replay that asks
+for something else under the same key is refused instead of answered with the first outcome.
+A field whose ``metadata`` says ``request=False`` is left out (it does not identify what was
+asked, see the field's comment); a field may give its own ``request`` converter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
+from compute_pricing.keys import journal_key
 from compute_pricing.plans import Plan
 from compute_pricing.state import Account
 
@@ -33,7 +42,36 @@ __all__ = [
     "Release",
     "Reserve",
     "ResetWeek",
+    "canonical",
 ]
+
+
+def _decimal_text(value: Decimal) -> str:
+    """Exact fixed-point text without trailing zeros (no decimal context involved)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def canonical(value: Any) -> Any:
+    """JSON-safe canonical data for ``value``: equal requests give equal data."""
+    if attrs.has(type(value)):
+        return {f.name: canonical(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    if isinstance(value, Mapping):
+        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, (tuple, list)):
+        return [canonical(v) for v in value]
+    if isinstance(value, Decimal):
+        return _decimal_text(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _plan_identity(plan: Plan) -> str:
+    """A published plan version is immutable, so its id and version name it."""
+    return f"{plan.plan_id}@{plan.version}"
 
 
 @attrs.frozen
@@ -44,6 +82,17 @@ class Command:
         """The idempotency key of this command on ``state``'s account."""
         raise NotImplementedError
 
+    def request(self) -> dict[str, Any]:
+        """The canonical mapping of this command's parameters (see the module docstring)."""
+        found: dict[str, Any] = {}
+        for field in attrs.fields(type(self)):
+            convert: Callable[[Any], Any] | bool = field.metadata.get("request", True)
+            if convert is False:
+                continue
+            value = getattr(self, field.name)
+            found[field.name] = canonical(convert(value) if callable(convert) else value)
+        return found
+
 
 @attrs.frozen
 class Attribute(Command):
@@ -52,11 +101,13 @@ class Attribute(Command):
     run_id: str
     step: str
     costs: Mapping[str, Decimal] | None
-    reservation_id: str | None = None
+    # Not part of the request: a replayed ``commit`` under another hold is still the same
+    # charge (the use case releases that other hold).
+    reservation_id: str | None = attrs.field(default=None, metadata={"request": False})
 
     def key(self, state: Account) -> str:
-        """``<run_id>:<step>``."""
-        return f"{self.run_id}:{self.step}"
+        """``attr:<run_id>:<step>``."""
+        return journal_key("attr", self.run_id, self.step)
 
 
 @attrs.frozen
@@ -69,7 +120,7 @@ class Reserve(Command):
 
     def key(self, state: Account) -> str:
         """``reserve:<reservation_id>``."""
-        return f"reserve:{self.reservation_id}"
+        return journal_key("reserve", self.reservation_id)
 
 
 @attrs.frozen
@@ -80,7 +131,7 @@ class Release(Command):
 
     def key(self, state: Account) -> str:
         """``release:<reservation_id>``."""
-        return f"release:{self.reservation_id}"
+        return journal_key("release", self.reservation_id)
 
 
 @attrs.frozen
@@ -92,7 +143,7 @@ class CreditPack(Command):
 
     def key(self, state: Account) -> str:
         """``pack:<session_id>``."""
-        return f"pack:{self.session_id}"
+        return journal_key("pack", self.session_id)
 
 
 @attrs.frozen
@@ -104,7 +155,7 @@ class Adjust(Command):
 
     def key(self, state: Account) -> str:
         """``adjust:<ref>``."""
-        return f"adjust:{self.ref}"
+        return journal_key("adjust", self.ref)
 
 
 @attrs.frozen
@@ -116,7 +167,7 @@ class Debit(Command):
 
     def key(self, state: Account) -> str:
         """``debit:<ref>``."""
-        return f"debit:{self.ref}"
+        return journal_key("debit", self.ref)
 
 
 @attrs.frozen
@@ -131,7 +182,7 @@ class Refund(Command):
 
     def key(self, state: Account) -> str:
         """``refund:<refund_id>``."""
-        return f"refund:{self.refund_id}"
+        return journal_key("refund", self.refund_id)
 
 
 @attrs.frozen
@@ -142,32 +193,34 @@ class ExpireLot(Command):
 
     def key(self, state: Account) -> str:
         """``expire:<lot_id>``."""
-        return f"expire:{self.lot_id}"
+        return journal_key("expire", self.lot_id)
 
 
 @attrs.frozen
 class ResetWeek(Command):
     """Close the current week and open the next (docs/rules.md "Week reset")."""
 
-    period_start: datetime | None = None
+    # Not part of the request: a reset is named by the week it closes, so a cron reset and a
+    # renewal that race for the same week are one reset, whichever came first.
+    period_start: datetime | None = attrs.field(default=None, metadata={"request": False})
 
     def key(self, state: Account) -> str:
         """``reset:<week_key>`` of the week being closed (``reset:open`` for the first)."""
-        return f"reset:{state.week.key if state.week else 'open'}"
+        return journal_key("reset", state.week.key if state.week else "open")
 
 
 @attrs.frozen
 class ChangePlan(Command):
     """Move the org to ``plan`` with subscription ``status``."""
 
-    plan: Plan
+    plan: Plan = attrs.field(metadata={"request": _plan_identity})
     ref: str
     status: str = "active"
     preserve_usage: bool = True
 
     def key(self, state: Account) -> str:
         """``plan:<ref>``."""
-        return f"plan:{self.ref}"
+        return journal_key("plan", self.ref)
 
 
 @attrs.frozen
@@ -178,7 +231,7 @@ class FailPayment(Command):
 
     def key(self, state: Account) -> str:
         """``payment_failed:<ref>``."""
-        return f"payment_failed:{self.ref}"
+        return journal_key("payment_failed", self.ref)
 
 
 @attrs.frozen
@@ -189,7 +242,7 @@ class RecoverPayment(Command):
 
     def key(self, state: Account) -> str:
         """``payment_succeeded:<ref>``."""
-        return f"payment_succeeded:{self.ref}"
+        return journal_key("payment_succeeded", self.ref)
 
 
 @attrs.frozen
@@ -199,7 +252,7 @@ class ExpireSubscription(Command):
     def key(self, state: Account) -> str:
         """``dunning:<past_due_since>`` (one expiry per past-due episode)."""
         since = state.subscription.past_due_since
-        return f"dunning:{since.isoformat() if since else 'none'}"
+        return journal_key("dunning", since.isoformat() if since else "none")
 
 
 @attrs.frozen
@@ -212,4 +265,4 @@ class RecordUsage(Command):
 
     def key(self, state: Account) -> str:
         """``usage:<ref>``."""
-        return f"usage:{self.ref}"
+        return journal_key("usage", self.ref)

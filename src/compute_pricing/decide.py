@@ -197,7 +197,8 @@ def _attribute(state: Account, c: cmd.Attribute, ctx: Context) -> Decision:
     if from_extras:
         # extras fund overflow unless payment is past due beyond grace (then it becomes debt)
         usable = dunning_stage(s.subscription, ctx.now, ctx.config.grace_days) != "degraded"
-        events += _spend(s, ctx, from_extras, f"{c.run_id}:{c.step}", use_lots=usable)
+        # the ledger ref of a run's overflow is its journal key (unambiguous, see keys.py)
+        events += _spend(s, ctx, from_extras, c.key(s), use_lots=usable)
     used = s.week.used + units.total
     for pct in overflow.crossed_thresholds(
         ctx.config.alerts.threshold_percents, s.week.thresholds_fired, used, quota

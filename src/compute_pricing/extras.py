@@ -14,6 +14,7 @@ from compute_pricing import commands as cmd
 from compute_pricing.accounts import AccountService, Committed
 from compute_pricing.errors import InvalidAmountError, UnknownPackError, UnknownPurchaseError
 from compute_pricing.events import ExtrasCredited
+from compute_pricing.keys import journal_key
 from compute_pricing.results import CreditResult, ExtrasBalance, LedgerPage, SweepSummary
 from compute_pricing.rules.ledger import LedgerLine, ledger_lines
 from compute_pricing.validation import require_org, require_units, validate_ref
@@ -78,7 +79,7 @@ class ExtrasService:
         session = validate_ref("stripe_session_id", stripe_session_id)
         refund_id = validate_ref("stripe_refund_id", stripe_refund_id)
         amount = require_units("amount_cents", amount_cents)
-        purchase = self._accounts.store.find_entry(org, f"pack:{session}")
+        purchase = self._accounts.store.find_entry(org, journal_key("pack", session))
         credit = (
             next((e for e in purchase.events if isinstance(e, ExtrasCredited)), None)
             if purchase is not None

@@ -17,7 +17,14 @@ from typing import Any
 import pytest
 from bson import json_util
 
-from compute_pricing import Billing, BillingConfig, FakeClock, PlanSettings, QuotaExceededError
+from compute_pricing import (
+    Billing,
+    BillingConfig,
+    FakeClock,
+    PackSettings,
+    PlanSettings,
+    QuotaExceededError,
+)
 from compute_pricing.cli import main as cli_main
 from compute_pricing.journal import Snapshot
 from compute_pricing.state import Account, LegacyUsage, Subscription
@@ -29,6 +36,7 @@ from compute_pricing_mongo import (
     MongoStores,
 )
 from compute_pricing_mongo.cli import URI_ENV_VAR, register
+from compute_pricing_mongo.migrations import upgraded_key
 from tests.support.mongo_fixtures import DatabaseFactory, Db, MongomockTier, RealTier, WireTier
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_mongo_dump.json"
@@ -218,6 +226,59 @@ class MigrationSuite:
             "evt_legacy_2", "customer.subscription.updated", datetime.now(UTC)
         )
 
+    def test_operations_committed_under_old_keys_still_replay(self, legacy: Db) -> None:
+        """After ``namespace-journal-keys``, replaying a pre-upgrade operation charges nothing."""
+        MigrationRunner(legacy).run()
+        clock = FakeClock(MARCH)
+        config = legacy_config().model_copy(
+            update={
+                "compute_mode": True,
+                "packs": (PackSettings(pack_id="small", units=500, price_cents=900),),
+            }
+        )
+        billing = Billing(config, stores=MongoStores(legacy, clock=clock), clock=clock)
+        billing.attribute("org_acme", "run:1", {"llm": Decimal("0.100")}, step="review:initial")
+        billing.attribute("org_acme", "run_0", {}, step="initial")
+        billing.extras.credit_pack("org_acme", "small", "cs:1")
+        billing.extras.debit("org_acme", 7, "d:1")
+        old_keys = {
+            "Attribute": ["run:1:review:initial", "run_0:initial"],
+            "CreditPack": ["pack:cs:1"],
+            "Debit": ["debit:d:1"],
+        }
+        journal = legacy["account_journal"]
+        # Write them back as the previous release stored them: raw keys and no request.
+        for kind, keys in old_keys.items():
+            documents = list(journal.find({"org": "org_acme", "type": kind}).sort("seq", 1))
+            for document, key in zip(documents, keys, strict=True):
+                journal.update_one(
+                    {"_id": document["_id"]}, {"$set": {"key": key}, "$unset": {"request": ""}}
+                )
+        legacy["migrations"].delete_one({"_id": "namespace-journal-keys"})
+        (report,) = MigrationRunner(legacy).run()
+        assert ("namespace-journal-keys", 4) == (report.name, report.counts[0][1])
+        rekeyed = {
+            doc["legacy_key"]: doc["key"] for doc in journal.find({"legacy_key": {"$exists": True}})
+        }
+        assert {
+            "run:1:review:initial": "attr:run%3A1:review%3Ainitial",
+            "run_0:initial": "attr:run_0:initial",
+            "pack:cs:1": "pack:cs%3A1",
+            "debit:d:1": "debit:d%3A1",
+        } == rekeyed
+        length = journal.count_documents({"org": "org_acme"})
+        before = billing.extras.balance("org_acme")
+        again = billing.attribute(
+            "org_acme", "run:1", {"llm": Decimal("0.100")}, step="review:initial"
+        )
+        assert (True, 100) == (again.replayed, again.units)
+        assert True is billing.attribute("org_acme", "run_0", {}, step="initial").replayed
+        assert True is billing.extras.credit_pack("org_acme", "small", "cs:1").replayed
+        assert True is billing.extras.debit("org_acme", 7, "d:1").replayed
+        assert length == journal.count_documents({"org": "org_acme"})
+        assert before == billing.extras.balance("org_acme")
+        assert 100 == billing.usage("org_acme")["compute_used"]
+
 
 class TestMongomockMigrations(MongomockTier, MigrationSuite):
     """Migrations on mongomock."""
@@ -246,7 +307,7 @@ class TestMigrateCommand:
         args = ["migrate", "--uri", mongo_wire_uri, "--db", db.name]
         assert 0 == cli_main([*args, "--dry-run"])
         planned = capsys.readouterr().out
-        assert f"dry run on database '{db.name}': 4 pending migration(s)" in planned
+        assert f"dry run on database '{db.name}': {len(MIGRATIONS)} pending migration(s)" in planned
         assert "    accounts.version = 0 where missing: 3 to change" in planned
         assert "migrations" not in db.list_collection_names()
         assert 0 == cli_main(args)
@@ -269,8 +330,9 @@ class TestMigrateCommand:
         db = mongo_wire_databases()
         monkeypatch.setenv(URI_ENV_VAR, mongo_wire_uri.replace("/?", f"/{db.name}?"))
         assert 0 == cli_main(["migrate"])
-        assert f"database '{db.name}': applied 4 migration(s)" in capsys.readouterr().out
-        assert 4 == db["migrations"].count_documents({})
+        applied = f"database '{db.name}': applied {len(MIGRATIONS)} migration(s)"
+        assert applied in capsys.readouterr().out
+        assert len(MIGRATIONS) == db["migrations"].count_documents({})
 
     def test_missing_uri_is_a_usage_error(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -298,3 +360,13 @@ class TestMigrateCommand:
         """The package declares ``migrate`` in the ``compute_pricing.commands`` group."""
         found = {ep.name: ep for ep in metadata.entry_points(group="compute_pricing.commands")}
         assert register is found["migrate"].load()
+
+
+def test_upgraded_key_keeps_keys_it_does_not_know() -> None:
+    """Keys of other kinds, or not in their kind's old shape, are left as they are."""
+    assert "stripe:evt_1" == upgraded_key("HandleWebhook", "stripe:evt_1", [])
+    assert "odd:x" == upgraded_key("Debit", "odd:x", [])
+    assert "norun" == upgraded_key("Attribute", "norun", [])
+    assert "dunning:2026-03-01T08%3A00" == upgraded_key(
+        "ExpireSubscription", "dunning:2026-03-01T08:00", []
+    )

@@ -99,3 +99,15 @@ def test_bench_codec_prints_each_decode_figure(capsys: pytest.CaptureFixture[str
         "µs/call",
     ):
         assert label in out
+
+
+def test_bench_contention_prints_the_attempt_distribution(
+    mongo_wire_uri: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench_contention on the session's wire server: no call exhausted, no unit lost."""
+    figures = load("bench_contention").run(mongo_wire_uri, "the test wire server", 4, 3)
+    out = capsys.readouterr().out
+    assert "attempts per call" in out
+    assert 0 == figures["exhausted"]
+    assert 36 == figures["used"]
+    assert 12 == sum(figures["attempts"].values())

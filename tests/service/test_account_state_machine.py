@@ -1,8 +1,9 @@
 """Stateful property test: random operations on several orgs keep every account invariant.
 
 A hypothesis ``RuleBasedStateMachine`` drives ``Billing.in_memory`` through attributions (some
-replayed with other costs), pack credits, debits, partial refunds (some replayed), expiry
-sweeps, week resets, plan changes, payment failures and recoveries, the dunning sweep and clock
+replayed with the same costs, some with other costs: a 409 that writes nothing), pack credits,
+debits, partial refunds (some replayed, some with another amount: a 409), expiry sweeps,
+week resets, plan changes, payment failures and recoveries, the dunning sweep and clock
 jumps from a minute to ten days. After every step, for every org:
 
 - the ledger balance is the sum of every ledger line, read from the journal and from the
@@ -48,9 +49,11 @@ from compute_pricing import (
     ThresholdCrossed,
     WeekOpened,
 )
-from compute_pricing.errors import PaymentPastDueError
+from compute_pricing import commands as cmd
+from compute_pricing.errors import IdempotencyConflictError, PaymentPastDueError
 from compute_pricing.evolve import fold
 from compute_pricing.money import cost_to_units, refund_units
+from compute_pricing.rules.attribution import parse_costs
 from compute_pricing.rules.gate import dunning_stage
 from compute_pricing.rules.ledger import LedgerLine, ledger_lines
 from compute_pricing.state import Account
@@ -129,6 +132,8 @@ class AccountMachine(RuleBasedStateMachine):
         )
         self.serial = itertools.count(1)
         self.first_attribution: dict[tuple[str, str, str], AttributionResult] = {}
+        self.first_refund_cents: dict[tuple[str, str], int] = {}
+        self.first_costs: dict[tuple[str, str, str], dict[str, Decimal] | None] = {}
         self.first_credit: dict[tuple[str, str], CreditResult] = {}
         self.first_refund: dict[tuple[str, str], CreditResult] = {}
         self.units: Counter[str] = Counter()
@@ -177,21 +182,31 @@ class AccountMachine(RuleBasedStateMachine):
         assert model_units(plan_id, step_costs) == result.units
         assert result.units == result.from_quota + result.from_extras
         self.first_attribution[key] = result
+        self.first_costs[key] = step_costs
         self.units[org] += result.units
         self.from_quota[org] += result.from_quota
         self.from_extras[org] += result.from_extras
         return key
 
-    @rule(key=attributed, step_costs=costs)
+    @rule(key=attributed, step_costs=costs, same=st.booleans())
     def replay_attribution(
-        self, key: tuple[str, str, str], step_costs: dict[str, Decimal] | None
+        self, key: tuple[str, str, str], step_costs: dict[str, Decimal] | None, same: bool = True
     ) -> None:
-        """Sending a charged run step again, with other costs, replays the first outcome."""
+        """A charged run step sent again replays with its costs, is a 409 with other costs."""
         org, run_id, step = key
+        if same:
+            step_costs = self.first_costs[key]
         before = self.loaded(org)
-        result = self.billing.attribute(org, run_id, step_costs, step)
+        asked = cmd.Attribute(run_id, step, parse_costs(step_costs)).request()
+        first = cmd.Attribute(run_id, step, parse_costs(self.first_costs[key])).request()
+        if asked == first:
+            result = self.billing.attribute(org, run_id, step_costs, step)
+            assert attrs.evolve(self.first_attribution[key], replayed=True) == result
+        else:
+            with pytest.raises(IdempotencyConflictError) as raised:
+                self.billing.attribute(org, run_id, step_costs, step)
+            assert "costs" == raised.value.field
         assert before == self.loaded(org)
-        assert attrs.evolve(self.first_attribution[key], replayed=True) == result
 
     # -- extras ----------------------------------------------------------------------------
 
@@ -243,16 +258,23 @@ class AccountMachine(RuleBasedStateMachine):
         expected = refund_units(cents, pack_units, price)
         assert CreditResult(True, expected, before - expected) == result
         self.first_refund[(org, refund_id)] = result
+        self.first_refund_cents[(org, refund_id)] = cents
         return org, session, refund_id
 
     @rule(refund=refunds, amount=st.integers(1, 100))
     def replay_refund(self, refund: tuple[str, str, str], amount: int) -> None:
-        """A Stripe refund id seen again (even with another amount) replays the first outcome."""
+        """A Stripe refund id seen again replays its outcome; with another amount it is a 409."""
         org, session, refund_id = refund
+        first_cents = self.first_refund_cents[(org, refund_id)]
         before = self.loaded(org)
-        result = self.billing.extras.refund_partial(org, session, amount, refund_id)
+        if amount % 2:
+            result = self.billing.extras.refund_partial(org, session, first_cents, refund_id)
+            assert attrs.evolve(self.first_refund[(org, refund_id)], replayed=True) == result
+        elif amount != first_cents:
+            with pytest.raises(IdempotencyConflictError) as raised:
+                self.billing.extras.refund_partial(org, session, amount, refund_id)
+            assert "amount_cents" == raised.value.field
         assert before == self.loaded(org)
-        assert attrs.evolve(self.first_refund[(org, refund_id)], replayed=True) == result
 
     @rule()
     def expire_old_entries(self) -> None:

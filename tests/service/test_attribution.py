@@ -15,6 +15,7 @@ from compute_pricing import (
     OrganizationRequiredError,
     ThresholdCrossed,
 )
+from compute_pricing.errors import IdempotencyConflictError
 from tests.conftest import BillingFactory, compute_config
 
 
@@ -24,10 +25,10 @@ def journal_length(billing: Billing, org: str) -> int:
 
 
 def test_replay_returns_the_first_outcome_and_charges_once(billing: Billing) -> None:
-    """The same run and step sent again (with other costs) replays the first outcome."""
+    """The same run and step sent again (same costs, any spelling) replays the first outcome."""
     billing.subscribe("org_a", "starter")
     first = billing.attribute("org_a", "run_1", {"scrap": Decimal("0.010")})
-    again = billing.attribute("org_a", "run_1", {"scrap": Decimal("0.500")})
+    again = billing.attribute("org_a", "run_1", {"scrap": Decimal("0.01")})
     assert (10, False) == (first.units, first.replayed)
     assert (10, True) == (again.units, again.replayed)
     assert 10 == billing.usage("org_a")["compute_used"]
@@ -54,7 +55,9 @@ def test_empty_or_zero_costs_consume_the_key_without_charging(
     """``{}`` or all-zero costs charge 0 units, outcome ``zero_cost``, and the key is used."""
     result = billing.attribute("org_a", "run_1", costs)
     assert (0, "zero_cost") == (result.units, result.reason)
-    assert True is billing.attribute("org_a", "run_1", {"scrap": 1}).replayed
+    assert True is billing.attribute("org_a", "run_1", costs).replayed
+    with pytest.raises(IdempotencyConflictError):
+        billing.attribute("org_a", "run_1", {"scrap": 1})
     assert 0 == billing.usage("org_a")["compute_used"]
 
 

@@ -93,7 +93,7 @@ def test_a_fully_spent_lot_expires_with_a_hidden_zero_marker(
     assert 1 == billing.extras.expire_old_entries().processed
     page = billing.extras.list_ledger("org_a")
     assert (2, ["debit", "topup"]) == (page.total, [line.kind for line in page.entries])
-    assert "expire:pack:cs_1" == billing.accounts.store.read_journal("org_a")[-1].key
+    assert "expire:pack%3Acs_1" == billing.accounts.store.read_journal("org_a")[-1].key
 
 
 def test_refund_draws_from_its_own_pack_first(billing: Billing) -> None:

@@ -21,6 +21,7 @@ from compute_pricing.accounts import AccountService
 from compute_pricing.catalog import StaticPlanCatalog
 from compute_pricing.config import BillingConfig, PackSettings, PlanSettings
 from compute_pricing.errors import (
+    IdempotencyConflictError,
     JournalKeyExistsError,
     JournalSeqTakenError,
     PlanVersionExistsError,
@@ -284,10 +285,31 @@ class AccountStoreContract:
         """Executing the same key twice commits one entry and replays its outcome."""
         service = self.service(store)
         first = service.execute("org_a", cmd.Attribute("run_1", "initial", {"x": Decimal(1)}))
-        again = service.execute("org_a", cmd.Attribute("run_1", "initial", {"x": Decimal(5)}))
+        again = service.execute("org_a", cmd.Attribute("run_1", "initial", {"x": Decimal("1.0")}))
         assert (False, True) == (first.replayed, again.replayed)
         assert first.outcome == again.outcome
         assert 1 == len(store.read_journal("org_a"))
+
+    def test_replay_asking_something_else_is_a_conflict(self, store: AccountStore) -> None:
+        """The stored request survives the store: other costs under the key -> 409, no write."""
+        service = self.service(store)
+        service.execute("org_a", cmd.Attribute("run_1", "initial", {"gpu.a$": Decimal("1.50")}))
+        (entry,) = store.read_journal("org_a")
+        expected = {"run_id": "run_1", "step": "initial", "costs": {"gpu.a$": "1.5"}}
+        assert expected == entry.request
+        with pytest.raises(IdempotencyConflictError) as raised:
+            service.execute("org_a", cmd.Attribute("run_1", "initial", {"gpu.a$": Decimal(5)}))
+        assert ("attr:run_1:initial", "costs") == (raised.value.key, raised.value.field)
+        assert 1 == len(store.read_journal("org_a"))
+
+    def test_snapshot_keeps_the_last_entry_instant(self, store: AccountStore) -> None:
+        """A snapshot's ``at`` and an entry's ``clock_skew_ms`` read back as written."""
+        service = self.service(store)
+        service.execute("org_a", cmd.Attribute("run_1", "initial", {"x": Decimal(1)}))
+        snapshot = store.read_snapshot("org_a")
+        assert snapshot is not None
+        assert store.read_journal("org_a")[0].at == snapshot.at
+        assert 0 == store.read_journal("org_a")[0].clock_skew_ms
 
     def test_concurrent_writers_lose_no_update(self, store: AccountStore) -> None:
         """8 threads x 25 distinct runs of 3 units each: 600 units, seqs 1..200, no gap."""
@@ -308,7 +330,7 @@ class AccountStoreContract:
             thread.start()
         for thread in threads:
             thread.join()
-        assert [] == errors
+        assert [] == errors, errors
         state, version = service.load("org_a")
         assert state.week is not None
         assert (600, 200) == (state.week.used, version)

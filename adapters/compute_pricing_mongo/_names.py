@@ -6,10 +6,12 @@ from typing import Any
 
 __all__ = [
     "ACCOUNTS",
+    "CUSTOMER_FIELD",
     "JOB_CURSORS",
     "JOURNAL",
     "LOCKS",
     "MIGRATIONS",
+    "PAYMENT_INTENT_FIELD",
     "PLANS",
     "PROCESSED_EVENTS",
     "Document",
@@ -35,6 +37,12 @@ LOCKS = "locks"
 
 MIGRATIONS = "migrations"
 """Applied migrations, one per migration name."""
+
+CUSTOMER_FIELD = "state.subscription.customer_id"
+"""Where a snapshot links its Stripe customer (looked up by ``org_for_customer``)."""
+
+PAYMENT_INTENT_FIELD = "events.data.payment_intent"
+"""Where a journal entry's pack credit records its payment intent."""
 
 JOB_CURSORS = "job_cursors"
 """Cursors of unfinished cron runs, one per job name."""

@@ -25,7 +25,13 @@ from compute_pricing_mongo._documents import (
     snapshot_from_document,
     snapshot_update,
 )
-from compute_pricing_mongo._names import ACCOUNTS, JOURNAL, Document
+from compute_pricing_mongo._names import (
+    ACCOUNTS,
+    CUSTOMER_FIELD,
+    JOURNAL,
+    PAYMENT_INTENT_FIELD,
+    Document,
+)
 from compute_pricing_mongo.errors import translate, translated
 
 __all__ = ["MongoAccountStore"]
@@ -133,3 +139,18 @@ class MongoAccountStore:
         """Orgs past due since at or before ``cutoff`` (index ``org_past_due_since``)."""
         query: dict[str, Any] = {"status": "past_due", "past_due_since": {"$lte": cutoff}}
         return self._orgs(query, after, limit, "orgs_past_due_before")
+
+    def org_for_customer(self, customer_id: str) -> str | None:
+        """The least org linking ``customer_id`` (index ``customer_id``, not by org: see there)."""
+        query: dict[str, Any] = {CUSTOMER_FIELD: customer_id}
+        with translated("org_for_customer"):
+            cursor = self._accounts.find(query, {"_id": 0, "org": 1}).sort("org", ASCENDING)
+            found = [document["org"] for document in cursor.limit(1)]
+        return found[0] if found else None
+
+    def purchase_for_payment_intent(self, payment_intent: str) -> JournalEntry | None:
+        """The pack credit paid by ``payment_intent`` (index ``payment_intent``: see there)."""
+        query: dict[str, Any] = {PAYMENT_INTENT_FIELD: payment_intent}
+        with translated("purchase_for_payment_intent"):
+            document = self._journal.find_one(query, dict(_ENTRY_FIELDS))
+        return None if document is None else entry_from(document)

@@ -4,7 +4,12 @@ Correctness rests on the unique indexes: ``(org, seq)`` and ``(org, key)`` on th
 the insert the commit point and the key an idempotency key; ``org`` on the snapshots makes the
 snapshot's compare-and-set an upsert that cannot create a second document; ``(plan_id,
 version)`` keeps plan versions immutable; a webhook claim's ``_id`` is its event id. Every
-account index starts with ``org``, so journal and snapshots shard by org.
+account index starts with ``org``, so journal and snapshots shard by org, except two lookups a
+Stripe webhook needs: ``customer_id`` on the snapshots and ``payment_intent`` on the journal. A
+webhook names a customer or a payment intent and not an org; finding the org is the very point
+of the lookup, so an index leading with ``org`` could not serve it. Both are partial on a string
+value, so they hold only linked accounts and paid pack credits (on a sharded cluster they are
+scatter-gather queries, run once per webhook, not per request).
 
 The cron indexes are partial: they only hold the documents a sweep can select, because the
 adapter leaves the derived fields out when the state has no such value. The processed-events
@@ -21,7 +26,9 @@ from pymongo.database import Database
 
 from compute_pricing_mongo._names import (
     ACCOUNTS,
+    CUSTOMER_FIELD,
     JOURNAL,
+    PAYMENT_INTENT_FIELD,
     PLANS,
     PROCESSED_EVENTS,
     Document,
@@ -56,6 +63,11 @@ def index_models(
                 name="org_ledger_seq",
                 partialFilterExpression={"ledger": {"$gt": 0}},
             ),
+            IndexModel(
+                [(PAYMENT_INTENT_FIELD, ASCENDING)],
+                name="payment_intent",
+                partialFilterExpression={PAYMENT_INTENT_FIELD: {"$type": "string"}},
+            ),
         ),
         ACCOUNTS: (
             IndexModel([("org", ASCENDING)], name="org_unique", unique=True),
@@ -73,6 +85,11 @@ def index_models(
                 [("org", ASCENDING), ("past_due_since", ASCENDING)],
                 name="org_past_due_since",
                 partialFilterExpression={"status": "past_due"},
+            ),
+            IndexModel(
+                [(CUSTOMER_FIELD, ASCENDING), ("org", ASCENDING)],
+                name="customer_id",
+                partialFilterExpression={CUSTOMER_FIELD: {"$type": "string"}},
             ),
         ),
         PLANS: (

@@ -13,6 +13,7 @@ Start with :class:`Billing` and :class:`BillingConfig`::
 
 from compute_pricing.billing import Billing, InMemoryStores, Stores
 from compute_pricing.catalog import CachedPlanCatalog, StaticPlanCatalog
+from compute_pricing.checkouts import CheckoutLink, RefundRequested
 from compute_pricing.config import (
     AlertSettings,
     BillingConfig,
@@ -62,7 +63,13 @@ from compute_pricing.errors import (
 from compute_pricing.events import (
     AccountEvent,
     ComputeCharged,
+    CustomerDeleted,
+    CustomerLinked,
     DebtSettled,
+    DisputeLost,
+    DisputeOpened,
+    DisputeReinstated,
+    DisputeUnresolved,
     Event,
     ExtrasCredited,
     ExtrasDebited,
@@ -71,13 +78,18 @@ from compute_pricing.events import (
     PaymentFailed,
     PaymentRecovered,
     PlanChanged,
+    PlanUnresolved,
     PlanVersionBumped,
     RefundApplied,
+    RefundUnresolved,
     ReservationReleased,
     SubscriptionExpired,
+    SubscriptionSynced,
+    SubscriptionUnresolved,
     ThresholdCrossed,
     UnitsReserved,
     UsageRecorded,
+    WatermarkMoved,
     WeekOpened,
 )
 from compute_pricing.fake_gateway import FakePaymentGateway
@@ -105,11 +117,13 @@ from compute_pricing.results import (
 from compute_pricing.stripe.payloads import StripeEvent
 from compute_pricing.stripe.pipeline import WebhookOutcome, WebhookProcessor
 from compute_pricing.stripe.records import ProcessedEvent
+from compute_pricing.subscriptions import AccountChange
 from compute_pricing.timekeeping import FakeClock, SystemClock, month_key, week_key
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccountChange",
     "AccountEvent",
     "Admission",
     "AlertSettings",
@@ -119,6 +133,7 @@ __all__ = [
     "BillingError",
     "CachedPlanCatalog",
     "CheckoutConflictError",
+    "CheckoutLink",
     "CheckoutRequest",
     "CheckoutSession",
     "ClockError",
@@ -130,7 +145,13 @@ __all__ = [
     "ConflictError",
     "CorruptStateError",
     "CreditResult",
+    "CustomerDeleted",
+    "CustomerLinked",
     "DebtSettled",
+    "DisputeLost",
+    "DisputeOpened",
+    "DisputeReinstated",
+    "DisputeUnresolved",
     "Event",
     "EventRecorder",
     "ExtrasBalance",
@@ -167,6 +188,7 @@ __all__ = [
     "PlanChanged",
     "PlanNotConfiguredError",
     "PlanSettings",
+    "PlanUnresolved",
     "PlanVersionBumped",
     "PlanVersionExistsError",
     "ProcessedEvent",
@@ -175,6 +197,8 @@ __all__ = [
     "RedirectNotAllowedError",
     "RefundApplied",
     "RefundInfo",
+    "RefundRequested",
+    "RefundUnresolved",
     "RequestValidationError",
     "ReservationHandle",
     "ReservationReleased",
@@ -185,6 +209,8 @@ __all__ = [
     "StripeSettings",
     "SubscriptionExpired",
     "SubscriptionInfo",
+    "SubscriptionSynced",
+    "SubscriptionUnresolved",
     "SweepSummary",
     "SystemClock",
     "ThresholdCrossed",
@@ -196,6 +222,7 @@ __all__ = [
     "UsageRecorded",
     "UsageView",
     "UuidIds",
+    "WatermarkMoved",
     "WebhookError",
     "WebhookHandlerError",
     "WebhookOutcome",

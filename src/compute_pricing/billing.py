@@ -17,6 +17,7 @@ from compute_pricing import commands as cmd
 from compute_pricing.accounts import AccountService
 from compute_pricing.admin import AdminService
 from compute_pricing.catalog import CachedPlanCatalog, StaticPlanCatalog
+from compute_pricing.checkouts import CheckoutLink, CheckoutService, RefundRequested
 from compute_pricing.config import BillingConfig
 from compute_pricing.decide import current_headroom, decide, exhausted_error, roll_week
 from compute_pricing.errors import (
@@ -39,6 +40,7 @@ from compute_pricing.memory import (
     UuidIds,
 )
 from compute_pricing.observability import log_refusal
+from compute_pricing.payments import SubscriptionInfo
 from compute_pricing.ports import (
     AccountStore,
     Clock,
@@ -63,6 +65,7 @@ from compute_pricing.rules.attribution import parse_costs, validate_run_id, vali
 from compute_pricing.rules.legacy import counter_name, current_count
 from compute_pricing.state import FAIL_CLOSED_STATUSES, Account
 from compute_pricing.stripe.pipeline import WebhookOutcome, WebhookProcessor
+from compute_pricing.subscriptions import AccountChange, SubscriptionService
 from compute_pricing.timekeeping import SystemClock, month_key, to_utc_ms
 from compute_pricing.validation import require_org, require_units, validate_ref
 
@@ -105,6 +108,15 @@ class InMemoryStores:
         self.lock: Lock = InMemoryLock(clock)
 
 
+def _cancellation(state: Account) -> dict[str, Any]:
+    """The pending cancellation shown in usage views."""
+    sub = state.subscription
+    return {
+        "cancel_at": None if sub.cancel_at is None else sub.cancel_at.isoformat(),
+        "cancel_at_period_end": sub.cancel_at_period_end,
+    }
+
+
 def _mode_off_result() -> AttributionResult:
     return AttributionResult(
         applied=False,
@@ -144,6 +156,8 @@ class Billing:
             self.plans = StaticPlanCatalog(config, self.clock)
         self.accounts = AccountService(stores.accounts, self.plans, config, self.clock, self.events)
         self.extras = ExtrasService(self.accounts, self._sweep)
+        self.subscriptions = SubscriptionService(self.accounts, lambda: self.gateway)
+        self.checkouts = CheckoutService(self.accounts, lambda: self.gateway)
         self.admin = AdminService(self)
         #: Stripe webhooks: the dispatch table (``register``) and the dead-letter admin.
         self.webhooks = WebhookProcessor(stores.processed_events, self.clock, config)
@@ -364,6 +378,7 @@ class Billing:
                 "compute_breakdown": dict(week.breakdown),
                 "extras_remaining": room.extras,
                 "packs_available": [pack.pack_id for pack in self.config.packs],
+                **_cancellation(state),
             },
         )
 
@@ -428,9 +443,17 @@ class Billing:
         return dict(self.accounts.execute(require_org(org), command).outcome)
 
     def payment_succeeded(self, org: str, ref: str) -> Mapping[str, Any]:
-        """An invoice was paid: past-due cleared."""
-        command = cmd.RecoverPayment(validate_ref("ref", ref))
-        return dict(self.accounts.execute(require_org(org), command).outcome)
+        """An invoice was paid: past-due cleared, the plan held before a dunning sweep restored.
+
+        ``ref`` is the Stripe event or invoice id (once per ref); the status becomes active.
+        """
+        change = self.subscriptions.invoice_paid(
+            require_org(org),
+            event_id=validate_ref("ref", ref),
+            event_created=self.clock.now(),
+            direct=True,
+        )
+        return dict(change.outcome)
 
     def dunning_sweep(
         self, *, after: str | None = None, dry_run: bool = False, on_org: OnOrg | None = None
@@ -494,3 +517,139 @@ class Billing:
             if len(batch) < _SWEEP_BATCH:
                 return SweepSummary(processed=processed, skipped=skipped, errors=errors)
             after = batch[-1]
+
+    # -- Stripe: what each fact does to an account (called by the webhook translators) ------
+
+    def subscription_checkout_completed(
+        self,
+        org: str | None,
+        customer_id: str,
+        subscription_id: str,
+        *,
+        event_id: str,
+        event_created: datetime,
+    ) -> AccountChange:
+        """A subscription checkout completed: link it, status fetched through the gateway."""
+        return self.subscriptions.checkout_completed(
+            org, customer_id, subscription_id, event_id=event_id, event_created=event_created
+        )
+
+    def subscription_changed(
+        self,
+        org: str | None,
+        info: SubscriptionInfo,
+        *,
+        deleted: bool = False,
+        event_id: str,
+        event_created: datetime,
+    ) -> AccountChange:
+        """A subscription was created, updated or (``deleted``) ended."""
+        return self.subscriptions.subscription_changed(
+            org, info, deleted=deleted, event_id=event_id, event_created=event_created
+        )
+
+    def customer_deleted(
+        self, org: str | None, customer_id: str, *, event_id: str, event_created: datetime
+    ) -> AccountChange:
+        """The Stripe customer was deleted: unlinked, default plan, ``canceled``."""
+        return self.subscriptions.customer_deleted(
+            org, customer_id, event_id=event_id, event_created=event_created
+        )
+
+    def invoice_payment_failed(
+        self,
+        org: str | None,
+        *,
+        customer_id: str | None = None,
+        has_subscription: bool,
+        event_id: str,
+        event_created: datetime,
+    ) -> AccountChange:
+        """An invoice payment failed: past due (not for a one-off invoice)."""
+        return self.subscriptions.invoice_payment_failed(
+            org,
+            customer_id=customer_id,
+            has_subscription=has_subscription,
+            event_id=event_id,
+            event_created=event_created,
+        )
+
+    def invoice_paid(
+        self,
+        org: str | None,
+        *,
+        customer_id: str | None = None,
+        event_id: str,
+        event_created: datetime,
+    ) -> AccountChange:
+        """An invoice was paid: dunning cleared, the plan held before a sweep restored."""
+        return self.subscriptions.invoice_paid(
+            org, customer_id=customer_id, event_id=event_id, event_created=event_created
+        )
+
+    def extras_pack_paid(
+        self, org: str, pack_id: str, session_id: str, payment_intent: str | None
+    ) -> AccountChange:
+        """A paid extras checkout: the pack credited once per session."""
+        return self.subscriptions.pack_paid(org, pack_id, session_id, payment_intent)
+
+    def payment_refunded(
+        self, payment_intent: str | None, refund_id: str | None, amount_cents: int
+    ) -> AccountChange:
+        """One refund of a pack payment: units taken back once per refund id."""
+        return self.subscriptions.payment_refunded(payment_intent, refund_id, amount_cents)
+
+    def dispute_opened(
+        self,
+        dispute_id: str,
+        payment_intent: str | None,
+        amount_cents: int,
+        *,
+        event_id: str,
+        reason: str | None = None,
+    ) -> AccountChange:
+        """A charge was disputed (alert only)."""
+        return self.subscriptions.dispute_noted(
+            dispute_id, payment_intent, amount_cents, event_id=event_id, reason=reason
+        )
+
+    def dispute_funds_withdrawn(
+        self, dispute_id: str, payment_intent: str | None, amount_cents: int
+    ) -> AccountChange:
+        """A dispute withdrew funds: units taken back like a refund, once per dispute."""
+        return self.subscriptions.dispute_funds_withdrawn(dispute_id, payment_intent, amount_cents)
+
+    def dispute_funds_reinstated(
+        self, dispute_id: str, payment_intent: str | None, amount_cents: int, *, event_id: str
+    ) -> AccountChange:
+        """Disputed funds were reinstated (alert only)."""
+        return self.subscriptions.dispute_noted(
+            dispute_id, payment_intent, amount_cents, event_id=event_id, reinstated=True
+        )
+
+    # -- Stripe: outbound ------------------------------------------------------------------
+
+    def create_subscription_checkout(
+        self, org: str, price_id: str, success_url: str, cancel_url: str
+    ) -> CheckoutLink:
+        """A subscription Checkout Session (refused while degraded or with one live)."""
+        return self.checkouts.create_subscription_checkout(org, price_id, success_url, cancel_url)
+
+    def create_extras_checkout(
+        self,
+        org: str,
+        pack_id: str,
+        success_url: str,
+        cancel_url: str,
+        intent_id: str | None = None,
+    ) -> CheckoutLink:
+        """An extras pack Checkout Session (refused while degraded)."""
+        return self.checkouts.create_extras_checkout(
+            org, pack_id, success_url, cancel_url, intent_id
+        )
+
+    def refund(
+        self, payment_intent: str, amount_cents: int | None = None, reason: str | None = None
+    ) -> RefundRequested:
+        """Ask Stripe for a refund; the ledger changes when the refund webhook arrives."""
+        return self.checkouts.refund(payment_intent, amount_cents, reason)

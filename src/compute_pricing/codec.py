@@ -31,9 +31,9 @@ from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 import attrs
 
 from compute_pricing.errors import CorruptStateError
-from compute_pricing.events import ACCOUNT_EVENTS, AccountEvent
+from compute_pricing.events import ACCOUNT_EVENTS, AccountEvent, ExtrasCredited, SubscriptionExpired
 from compute_pricing.journal import JournalEntry
-from compute_pricing.state import Account
+from compute_pricing.state import Account, Lot, Subscription
 
 __all__ = [
     "ABSENT_AS_DEFAULT",
@@ -192,6 +192,23 @@ def _mapping(item: Decoder) -> Decoder:
 #: Every other field is required.
 ABSENT_AS_DEFAULT: dict[type, frozenset[str]] = {
     JournalEntry: frozenset({"request", "clock_skew_ms"}),
+    # the Stripe links, pending cancellation, restore point and ordering watermarks
+    Subscription: frozenset(
+        {
+            "customer_id",
+            "subscription_id",
+            "customer_generation",
+            "cancel_at",
+            "cancel_at_period_end",
+            "restore_plan_id",
+            "restore_version",
+            "subscription_mark",
+            "invoice_mark",
+        }
+    ),
+    Lot: frozenset({"payment_intent"}),
+    ExtrasCredited: frozenset({"payment_intent"}),
+    SubscriptionExpired: frozenset({"restore_plan_id", "restore_version"}),
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from compute_pricing import commands as cmd
+from compute_pricing import decide_payments, decide_subscription
 from compute_pricing import events as ev
 from compute_pricing.config import BillingConfig
 from compute_pricing.errors import (
@@ -33,6 +34,7 @@ from compute_pricing.rules import ledger, overflow
 from compute_pricing.rules.attribution import units_for
 from compute_pricing.rules.gate import Headroom, dunning_stage, effective_quota, headroom
 from compute_pricing.rules.legacy import current_count
+from compute_pricing.rules.watermarks import direct_watermark
 from compute_pricing.rules.weeks import WEEK, next_anchor
 from compute_pricing.state import Account
 from compute_pricing.timekeeping import month_key, to_utc_ms, week_key
@@ -295,7 +297,13 @@ def _adjust(state: Account, c: cmd.Adjust, ctx: Context) -> Decision:
 def _debit(state: Account, c: cmd.Debit, ctx: Context) -> Decision:
     require_units("units", c.units)
     room = current_headroom(state, ctx)
-    events = _spend(state, ctx, c.units, c.ref, use_lots=room.extras_usable)
+    if not room.extras_usable:  # extras spending is refused once payment is degraded
+        raise PaymentPastDueError(
+            state.org,
+            past_due_since=state.subscription.past_due_since,
+            grace_days=ctx.config.grace_days,
+        )
+    events = _spend(state, ctx, c.units, c.ref, use_lots=True)
     return Decision(
         tuple(events),
         {"applied": True, "units": c.units, "balance": state.ledger_balance - c.units},
@@ -366,7 +374,8 @@ def _change_plan(state: Account, c: cmd.ChangePlan, ctx: Context) -> Decision:
         status=c.status,
     )
     return Decision(
-        (event,), {"applied": True, "plan_id": c.plan.plan_id, "plan_version": c.plan.version}
+        (event, direct_watermark(state, ctx.now)),
+        {"applied": True, "plan_id": c.plan.plan_id, "plan_version": c.plan.version},
     )
 
 
@@ -387,13 +396,19 @@ def _expire_subscription(state: Account, c: cmd.ExpireSubscription, ctx: Context
     due = since is not None and ctx.now - since >= timedelta(days=ctx.config.dunning_days)
     if sub.status != "past_due" or not due:
         return Decision((), {"applied": False, "reason": "not_due"}, write=False)
-    event = ev.SubscriptionExpired(
+    # the plan to put back when payment succeeds: the first sweep of an episode records it
+    restore = (sub.restore_plan_id, sub.restore_version)
+    if restore[0] is None:
+        restore = (sub.plan_id, sub.plan_version)
+    expired = ev.SubscriptionExpired(
         org=state.org,
         at=ctx.now,
         plan_id=ctx.default_plan.plan_id,
         plan_version=ctx.default_plan.version,
+        restore_plan_id=restore[0],
+        restore_version=restore[1],
     )
-    return Decision((event,), {"applied": True})
+    return Decision((expired, direct_watermark(state, ctx.now)), {"applied": True})
 
 
 def _record_usage(state: Account, c: cmd.RecordUsage, ctx: Context) -> Decision:
@@ -421,6 +436,8 @@ _DECIDERS: dict[type[cmd.Command], Callable[[Account, Any, Context], Decision]] 
     cmd.RecoverPayment: _recover_payment,
     cmd.ExpireSubscription: _expire_subscription,
     cmd.RecordUsage: _record_usage,
+    **decide_payments.DECIDERS,
+    **decide_subscription.DECIDERS,
 }
 
 

@@ -20,7 +20,13 @@ __all__ = [
     "AccountEvent",
     "ComputeCharged",
     "CronRunFinished",
+    "CustomerDeleted",
+    "CustomerLinked",
     "DebtSettled",
+    "DisputeLost",
+    "DisputeOpened",
+    "DisputeReinstated",
+    "DisputeUnresolved",
     "Event",
     "ExtrasCredited",
     "ExtrasDebited",
@@ -29,13 +35,18 @@ __all__ = [
     "PaymentFailed",
     "PaymentRecovered",
     "PlanChanged",
+    "PlanUnresolved",
     "PlanVersionBumped",
     "RefundApplied",
+    "RefundUnresolved",
     "ReservationReleased",
     "SubscriptionExpired",
+    "SubscriptionSynced",
+    "SubscriptionUnresolved",
     "ThresholdCrossed",
     "UnitsReserved",
     "UsageRecorded",
+    "WatermarkMoved",
     "WeekOpened",
 ]
 
@@ -147,6 +158,7 @@ class ExtrasCredited(AccountEvent):
     pack_id: str | None = None
     session_id: str | None = None
     price_cents: int | None = None
+    payment_intent: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -202,11 +214,17 @@ class PaymentRecovered(AccountEvent):
 
 @attrs.frozen(kw_only=True)
 class SubscriptionExpired(AccountEvent):
-    """Dunning ran out: status ``unpaid`` on the default plan."""
+    """Dunning ran out: status ``unpaid`` on the default plan.
+
+    ``restore_plan_id`` / ``restore_version`` name the plan held before, put back when payment
+    succeeds (the first sweep of a past-due episode records it; a later one keeps it).
+    """
 
     name = "subscription.expired"
     plan_id: str
     plan_version: int
+    restore_plan_id: str | None = None
+    restore_version: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -247,6 +265,122 @@ class PlanVersionBumped(Event):
     plan_id: str
     version: int
     previous_version: int
+
+
+@attrs.frozen(kw_only=True)
+class WatermarkMoved(AccountEvent):
+    """The ordering watermark of a Stripe event ``family`` (``subscription``/``invoice``) moved.
+
+    ``created`` and ``event_id`` are the Stripe event's (a direct writer's instant and ``""``).
+    """
+
+    name = "stripe.watermark_moved"
+    family: str
+    created: datetime
+    event_id: str
+
+
+@attrs.frozen(kw_only=True)
+class SubscriptionSynced(AccountEvent):
+    """The Stripe subscription's links, status and pending cancellation were recorded."""
+
+    name = "subscription.synced"
+    subscription_id: str | None
+    customer_id: str | None
+    status: str
+    cancel_at: datetime | None = None
+    cancel_at_period_end: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class PlanUnresolved(AccountEvent):
+    """No configured plan matches the subscription's prices: ``kept_plan_id`` stays."""
+
+    name = "plan.unresolved"
+    subscription_id: str
+    price_ids: tuple[str, ...]
+    kept_plan_id: str
+
+
+@attrs.frozen(kw_only=True)
+class CustomerLinked(AccountEvent):
+    """A Stripe customer was created for the org (its ``generation``) and linked."""
+
+    name = "customer.linked"
+    customer_id: str
+    generation: int
+
+
+@attrs.frozen(kw_only=True)
+class CustomerDeleted(AccountEvent):
+    """The Stripe customer was deleted: links cleared, status ``canceled``, next generation."""
+
+    name = "customer.deleted"
+    customer_id: str
+    generation: int
+
+
+@attrs.frozen(kw_only=True)
+class DisputeOpened(AccountEvent):
+    """A charge of the org was disputed (an alert; nothing is taken yet)."""
+
+    name = "dispute.opened"
+    dispute_id: str
+    payment_intent: str
+    amount_cents: int
+    reason: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class DisputeLost(AccountEvent):
+    """A dispute withdrew ``amount_cents``; ``units`` were taken back like a refund."""
+
+    name = "dispute.lost"
+    dispute_id: str
+    payment_intent: str
+    amount_cents: int
+    units: int
+
+
+@attrs.frozen(kw_only=True)
+class DisputeReinstated(AccountEvent):
+    """Disputed funds were reinstated (an alert; units taken back are not re-credited)."""
+
+    name = "dispute.reinstated"
+    dispute_id: str
+    payment_intent: str
+    amount_cents: int
+
+
+@attrs.frozen(kw_only=True)
+class SubscriptionUnresolved(Event):
+    """A subscription event could not be applied (no status, or no org); nothing was written."""
+
+    name = "subscription.unresolved"
+    org: str | None
+    subscription_id: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class RefundUnresolved(Event):
+    """A refund names a payment no account holds (or no pack price); nothing was written."""
+
+    name = "refund.unresolved"
+    refund_id: str
+    payment_intent: str | None
+    amount_cents: int
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class DisputeUnresolved(Event):
+    """A dispute names a payment no account holds; nothing was written."""
+
+    name = "dispute.unresolved"
+    dispute_id: str
+    payment_intent: str | None
+    amount_cents: int
 
 
 @attrs.frozen(kw_only=True)
@@ -298,5 +432,13 @@ ACCOUNT_EVENTS: Mapping[str, type[AccountEvent]] = {
         UnitsReserved,
         ReservationReleased,
         UsageRecorded,
+        WatermarkMoved,
+        SubscriptionSynced,
+        PlanUnresolved,
+        CustomerLinked,
+        CustomerDeleted,
+        DisputeOpened,
+        DisputeLost,
+        DisputeReinstated,
     )
 }

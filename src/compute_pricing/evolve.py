@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from compute_pricing import events as ev
-from compute_pricing.state import Account, LegacyUsage, Lot, Reservation, Week
+from compute_pricing.state import Account, LegacyUsage, Lot, Reservation, Watermark, Week
 
 __all__ = ["evolve", "fold"]
 
@@ -86,6 +86,7 @@ def _credited(state: Account, e: ev.ExtrasCredited) -> Account:
             expires_at=e.expires_at,
             pack_id=e.pack_id,
             session_id=e.session_id,
+            payment_intent=e.payment_intent,
         )
         lots = (*lots, lot)
     return attrs.evolve(
@@ -122,6 +123,8 @@ def _plan_changed(state: Account, e: ev.PlanChanged) -> Account:
         plan_version=e.plan_version,
         status=e.status,
         past_due_since=state.subscription.past_due_since if e.status == "past_due" else None,
+        restore_plan_id=None,  # a plan set on purpose supersedes the one dunning put aside
+        restore_version=None,
     )
     week = state.week
     if week is not None:
@@ -148,7 +151,58 @@ def _payment_recovered(state: Account, _: ev.PaymentRecovered) -> Account:
 
 def _subscription_expired(state: Account, e: ev.SubscriptionExpired) -> Account:
     sub = attrs.evolve(
-        state.subscription, status="unpaid", plan_id=e.plan_id, plan_version=e.plan_version
+        state.subscription,
+        status="unpaid",
+        plan_id=e.plan_id,
+        plan_version=e.plan_version,
+        restore_plan_id=e.restore_plan_id,
+        restore_version=e.restore_version,
+    )
+    return attrs.evolve(state, subscription=sub)
+
+
+def _watermark_moved(state: Account, e: ev.WatermarkMoved) -> Account:
+    mark = Watermark(created=e.created, event_id=e.event_id)
+    sub = state.subscription
+    if e.family == "invoice":
+        sub = attrs.evolve(sub, invoice_mark=max(mark, sub.invoice_mark or mark))
+    else:
+        sub = attrs.evolve(sub, subscription_mark=max(mark, sub.subscription_mark or mark))
+    return attrs.evolve(state, subscription=sub)
+
+
+def _subscription_synced(state: Account, e: ev.SubscriptionSynced) -> Account:
+    sub = attrs.evolve(
+        state.subscription,
+        subscription_id=e.subscription_id,
+        customer_id=e.customer_id,
+        status=e.status,
+        cancel_at=e.cancel_at,
+        cancel_at_period_end=e.cancel_at_period_end,
+        past_due_since=state.subscription.past_due_since if e.status == "past_due" else None,
+    )
+    return attrs.evolve(state, subscription=sub)
+
+
+def _customer_linked(state: Account, e: ev.CustomerLinked) -> Account:
+    sub = attrs.evolve(
+        state.subscription, customer_id=e.customer_id, customer_generation=e.generation
+    )
+    return attrs.evolve(state, subscription=sub)
+
+
+def _customer_deleted(state: Account, e: ev.CustomerDeleted) -> Account:
+    sub = attrs.evolve(
+        state.subscription,
+        customer_id=None,
+        subscription_id=None,
+        customer_generation=e.generation,
+        status="canceled",
+        past_due_since=None,
+        cancel_at=None,
+        cancel_at_period_end=False,
+        restore_plan_id=None,
+        restore_version=None,
     )
     return attrs.evolve(state, subscription=sub)
 
@@ -191,6 +245,14 @@ _HANDLERS: dict[type[ev.AccountEvent], Callable[[Account, Any], Account]] = {
     ev.UnitsReserved: _reserved,
     ev.ReservationReleased: _released,
     ev.UsageRecorded: _usage_recorded,
+    ev.WatermarkMoved: _watermark_moved,
+    ev.SubscriptionSynced: _subscription_synced,
+    ev.PlanUnresolved: _unchanged,
+    ev.CustomerLinked: _customer_linked,
+    ev.CustomerDeleted: _customer_deleted,
+    ev.DisputeOpened: _unchanged,
+    ev.DisputeLost: _unchanged,
+    ev.DisputeReinstated: _unchanged,
 }
 
 

@@ -24,7 +24,7 @@ from compute_pricing.errors import (
     PlanVersionExistsError,
     UnknownPlanError,
 )
-from compute_pricing.events import Event
+from compute_pricing.events import Event, ExtrasCredited
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.plans import Plan
 from compute_pricing.ports import Clock, JobCursor
@@ -127,6 +127,27 @@ class InMemoryAccountStore:
             )
 
         return self._orgs(stale, after, limit)
+
+    def org_for_customer(self, customer_id: str) -> str | None:
+        """The least org whose snapshot links ``customer_id``."""
+        found = self._orgs(lambda s: s.state.subscription.customer_id == customer_id, None, limit=1)
+        return found[0] if found else None
+
+    def purchase_for_payment_intent(self, payment_intent: str) -> JournalEntry | None:
+        """The entry whose pack credit records ``payment_intent``."""
+        with self._lock:
+            entries = [entry for journal in self._journal.values() for entry in journal]
+        return next(
+            (
+                entry
+                for entry in entries
+                if any(
+                    isinstance(e, ExtrasCredited) and e.payment_intent == payment_intent
+                    for e in entry.events
+                )
+            ),
+            None,
+        )
 
 
 class InMemoryPlanRepository:

@@ -74,7 +74,9 @@ class AccountStore(Protocol):
     - :meth:`read_journal` returns entries with ``seq > after_seq`` in ascending order.
     - Callers always append at the stored version + 1, so the journal has no gaps; an adapter
       may refuse a gap (the in-memory one does) but need not check for one.
-    - Every query is by ``org`` first, so the store can shard by org.
+    - Every query is by ``org`` first, so the store can shard by org, except the two Stripe
+      lookups (:meth:`org_for_customer`, :meth:`purchase_for_payment_intent`): a webhook names
+      a customer or a payment intent, not an org, so those must find the org first.
     """
 
     def read_snapshot(self, org: str) -> Snapshot | None:
@@ -111,6 +113,14 @@ class AccountStore(Protocol):
 
     def orgs_past_due_before(self, cutoff: datetime, *, after: str | None, limit: int) -> list[str]:
         """Orgs (sorted, after ``after``) past due since at or before ``cutoff``."""
+        ...
+
+    def org_for_customer(self, customer_id: str) -> str | None:
+        """The org whose snapshot links Stripe customer ``customer_id`` (the least, if several)."""
+        ...
+
+    def purchase_for_payment_intent(self, payment_intent: str) -> JournalEntry | None:
+        """The journal entry that credited a pack paid by ``payment_intent``, if any."""
         ...
 
 

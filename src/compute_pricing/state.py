@@ -26,6 +26,7 @@ __all__ = [
     "Lot",
     "Reservation",
     "Subscription",
+    "Watermark",
     "Week",
     "fold_breakdown",
 ]
@@ -76,6 +77,7 @@ class Lot:
     expires_at: datetime | None = None
     pack_id: str | None = None
     session_id: str | None = None
+    payment_intent: str | None = None
 
     def drawn(self, units: int) -> Lot:
         """This lot with ``units`` fewer remaining (built directly, like :meth:`Week.charged`)."""
@@ -88,6 +90,7 @@ class Lot:
             expires_at=self.expires_at,
             pack_id=self.pack_id,
             session_id=self.session_id,
+            payment_intent=self.payment_intent,
         )
 
     def spendable_at(self, now: datetime) -> bool:
@@ -135,13 +138,32 @@ class Week:
         )
 
 
+@attrs.frozen(order=True)
+class Watermark:
+    """The newest Stripe event applied in one ordering family: ``(created, event_id)``.
+
+    Ordered by ``created``, ties broken by ``event_id``; a direct writer (the dunning sweep, an
+    admin plan change) marks its own instant with an empty ``event_id``.
+    """
+
+    created: datetime
+    event_id: str = ""
+
+
 @attrs.frozen
 class Subscription:
-    """Plan and payment status.
+    """Plan, payment status and the Stripe links of one org.
 
     ``plan_version`` is ``None`` until the org is first billed; from then on it is the version
     the org stays on (grandfathered) until a plan change moves it. ``current_period_start`` is
     the billing period start of the last re-anchoring reset (a Stripe renewal).
+
+    ``customer_id`` / ``subscription_id`` link the Stripe customer and subscription;
+    ``customer_generation`` counts deleted customers, so the customer created after a deletion
+    is a new one. ``cancel_at`` / ``cancel_at_period_end`` hold a pending cancellation.
+    ``restore_plan_id`` / ``restore_version`` are the plan held before the dunning sweep moved
+    the org to the default plan, put back when payment succeeds. ``subscription_mark`` and
+    ``invoice_mark`` are the ordering watermarks of the two Stripe event families.
     """
 
     plan_id: str
@@ -149,6 +171,15 @@ class Subscription:
     status: str = "none"
     past_due_since: datetime | None = None
     current_period_start: datetime | None = None
+    customer_id: str | None = None
+    subscription_id: str | None = None
+    customer_generation: int = 0
+    cancel_at: datetime | None = None
+    cancel_at_period_end: bool = False
+    restore_plan_id: str | None = None
+    restore_version: int | None = None
+    subscription_mark: Watermark | None = None
+    invoice_mark: Watermark | None = None
 
 
 @attrs.frozen

@@ -146,7 +146,7 @@ def test_killed_workers_lose_and_double_nothing(
     journal = billing.stores.accounts.read_journal(ORG)
     folded = fold(Account.new(ORG, "free"), [e for entry in journal for e in entry.events])
     snapshot = billing.stores.accounts.read_snapshot(ORG)
-    assert Snapshot(ORG, len(journal), folded, journal[-1].at) == snapshot
+    assert Snapshot(ORG, len(journal), folded, at=journal[-1].at) == snapshot
     assert folded.week is not None
     assert (runs + 1) * UNITS == folded.week.used
     assert packs * PACK_UNITS - max(0, (runs + 1) * UNITS - QUOTA) == folded.ledger_balance

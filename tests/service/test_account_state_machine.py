@@ -50,10 +50,11 @@ from compute_pricing import (
     WeekOpened,
 )
 from compute_pricing import commands as cmd
-from compute_pricing.errors import IdempotencyConflictError
+from compute_pricing.errors import IdempotencyConflictError, PaymentPastDueError
 from compute_pricing.evolve import fold
 from compute_pricing.money import cost_to_units, refund_units
 from compute_pricing.rules.attribution import parse_costs
+from compute_pricing.rules.gate import dunning_stage
 from compute_pricing.rules.ledger import LedgerLine, ledger_lines
 from compute_pricing.state import Account
 from compute_pricing.testing import strategies as cps
@@ -231,8 +232,17 @@ class AccountMachine(RuleBasedStateMachine):
 
     @rule(org=orgs, units=st.integers(1, 3_000))
     def debit(self, org: str, units: int) -> None:
-        """Spend extras directly; what lots do not cover becomes debt."""
-        before = self.balance(org)
+        """Spend extras directly (lots short -> debt); refused, writing nothing, once degraded."""
+        before, version = self.balance(org), self.loaded(org)[1]
+        subscription = self.loaded(org)[0].subscription
+        degraded = "degraded" == dunning_stage(
+            subscription, self.clock.now(), self.billing.config.grace_days
+        )
+        if degraded:
+            with pytest.raises(PaymentPastDueError):
+                self.billing.extras.debit(org, units, self.fresh("debit"))
+            assert (before, version) == (self.balance(org), self.loaded(org)[1])
+            return
         result = self.billing.extras.debit(org, units, self.fresh("debit"))
         assert CreditResult(True, units, before - units) == result
 

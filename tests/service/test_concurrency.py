@@ -93,6 +93,14 @@ class RacingStore:
         """The inner query."""
         return self.inner.orgs_past_due_before(cutoff, after=after, limit=limit)
 
+    def org_for_customer(self, customer_id: str) -> str | None:
+        """The inner lookup."""
+        return self.inner.org_for_customer(customer_id)
+
+    def purchase_for_payment_intent(self, payment_intent: str) -> JournalEntry | None:
+        """The inner lookup."""
+        return self.inner.purchase_for_payment_intent(payment_intent)
+
 
 def racing(billing: Billing) -> RacingStore:
     """Make ``billing``'s use cases read through a :class:`RacingStore`; return it."""

@@ -16,6 +16,7 @@ import pytest
 
 from compute_pricing import commands as cmd
 from compute_pricing import events as ev
+from compute_pricing import provider_commands as pc
 from compute_pricing.accounts import AccountService
 from compute_pricing.catalog import StaticPlanCatalog
 from compute_pricing.config import BillingConfig, PackSettings, PlanSettings
@@ -248,6 +249,35 @@ class AccountStoreContract:
         assert ["org_a"] == store.orgs_with_expiring_lots(expiry, after=None, limit=10)
         assert ["org_a"] == store.orgs_past_due_before(T0, after=None, limit=10)
         assert [] == store.orgs_past_due_before(T0 - timedelta(seconds=1), after=None, limit=10)
+
+    def test_stripe_lookups_find_the_org_by_customer_and_payment_intent(
+        self, store: AccountStore
+    ) -> None:
+        """A linked customer and a paid pack's payment intent each lead back to their org."""
+        service = self.service(store)
+        assert store.org_for_customer("cus_1") is None
+        assert store.purchase_for_payment_intent("pi_1") is None
+        service.execute("org_b", pc.LinkCustomer(customer_id="cus_1", generation=0))
+        service.execute("org_c", pc.LinkCustomer(customer_id="cus_2", generation=0))
+        paid = pc.CreditPaidPack(pack_id="pack", session_id="cs_1", payment_intent="pi_1")
+        service.execute("org_c", paid)
+        service.execute("org_b", cmd.CreditPack("pack", "cs_2"))  # no payment intent recorded
+        assert ("org_b", "org_c", None) == (
+            store.org_for_customer("cus_1"),
+            store.org_for_customer("cus_2"),
+            store.org_for_customer("cus_3"),
+        )
+        entry = store.purchase_for_payment_intent("pi_1")
+        assert entry is not None
+        credit = entry.events[0]
+        assert isinstance(credit, ev.ExtrasCredited)
+        assert ("org_c", "cs_1", 500, 900) == (
+            entry.org,
+            credit.session_id,
+            credit.units,
+            credit.price_cents,
+        )
+        assert store.purchase_for_payment_intent("pi_2") is None
 
     def test_replayed_command_returns_first_outcome_and_writes_nothing(
         self, store: AccountStore

@@ -1,0 +1,163 @@
+"""Deciders for the payment side of an account: invoices, paid packs, disputes.
+
+Pure, like :mod:`compute_pricing.decide` (which registers :data:`DECIDERS`). Invoice events are
+ordered by the ``invoice`` watermark (an older one is ``stale``). A failed invoice of a
+subscription starts dunning (``past_due_since`` only if unset); a one-off invoice does not. A
+paid invoice clears dunning and puts back the plan the dunning sweep had put aside. A lost
+dispute takes back units exactly like a refund of the same amount.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from compute_pricing import decide as core
+from compute_pricing import events as ev
+from compute_pricing import provider_commands as pc
+from compute_pricing.errors import ConcurrencyConflictError, UnknownPackError
+from compute_pricing.money import refund_units
+from compute_pricing.rules import ledger
+from compute_pricing.rules.watermarks import is_stale, moved
+from compute_pricing.state import Account
+from compute_pricing.validation import require_units
+
+__all__ = ["DECIDERS"]
+
+#: Statuses a paid invoice brings back to ``active``.
+_DUNNING = frozenset({"past_due", "unpaid"})
+
+
+def _fail_invoice(state: Account, c: pc.FailInvoice, ctx: core.Context) -> core.Decision:
+    sub = state.subscription
+    if is_stale(sub, "invoice", c.created, c.event_id):
+        return core.Decision((), {"applied": False, "reason": "stale"}, write=False)
+    mark = moved(state, ctx.now, "invoice", c.created, c.event_id)
+    if not c.has_subscription:  # a one-off invoice does not start dunning
+        return core.Decision((mark,), {"applied": False, "reason": "one_off_invoice"})
+    since = sub.past_due_since or ctx.now
+    failed = ev.PaymentFailed(org=state.org, at=ctx.now, past_due_since=since)
+    return core.Decision((mark, failed), {"applied": True, "past_due_since": since.isoformat()})
+
+
+def _pay_invoice(state: Account, c: pc.PayInvoice, ctx: core.Context) -> core.Decision:
+    sub = state.subscription
+    if not c.direct and is_stale(sub, "invoice", c.created, c.event_id):
+        return core.Decision((), {"applied": False, "reason": "stale"}, write=False)
+    events: list[ev.AccountEvent] = []
+    if not c.direct:
+        events.append(moved(state, ctx.now, "invoice", c.created, c.event_id))
+    recovering = c.direct or sub.status in _DUNNING or sub.past_due_since is not None
+    if recovering:
+        events.append(ev.PaymentRecovered(org=state.org, at=ctx.now))
+    restored = None
+    if sub.restore_plan_id is not None:
+        plan = c.restore
+        wanted = sub.restore_version  # None: put aside before first billed, any version
+        if (
+            plan is None
+            or plan.plan_id != sub.restore_plan_id
+            or wanted not in (None, plan.version)
+        ):
+            # the caller looked the plan up on an older state: let it look again
+            raise ConcurrencyConflictError(state.org, 1)
+        events.append(
+            ev.PlanChanged(
+                org=state.org,
+                at=ctx.now,
+                plan_id=plan.plan_id,
+                plan_version=plan.version,
+                previous_plan_id=sub.plan_id,
+                previous_version=sub.plan_version,
+                quota=plan.compute_quota,
+                preserve_usage=True,
+                status="active",
+            )
+        )
+        restored = plan.plan_id
+    outcome = {"applied": recovering, "restored_plan_id": restored}
+    return core.Decision(tuple(events), outcome)
+
+
+def _credit_paid_pack(state: Account, c: pc.CreditPaidPack, ctx: core.Context) -> core.Decision:
+    pack = ctx.config.pack(c.pack_id)
+    if pack is None:
+        raise UnknownPackError(c.pack_id)
+    refund, usage = ledger.credit_split(pack.units, state.refund_debt, state.usage_debt)
+    credit = ev.ExtrasCredited(
+        org=state.org,
+        at=ctx.now,
+        lot_id=f"pack:{c.session_id}",
+        kind="pack",
+        units=pack.units,
+        repaid_refund_debt=refund,
+        repaid_usage_debt=usage,
+        expires_at=None if pack.expiry_days is None else ctx.now + timedelta(days=pack.expiry_days),
+        pack_id=pack.pack_id,
+        session_id=c.session_id,
+        price_cents=pack.price_cents,
+        payment_intent=c.payment_intent,
+    )
+    outcome = {"applied": True, "units": pack.units, "balance": state.ledger_balance + pack.units}
+    return core.Decision((credit,), outcome)
+
+
+def _withdraw_dispute(state: Account, c: pc.WithdrawDispute, ctx: core.Context) -> core.Decision:
+    require_units("amount_cents", c.amount_cents)
+    units = refund_units(c.amount_cents, c.pack_units, c.pack_price_cents)
+    draws, shortfall = ledger.draw(
+        state.lots, units, ctx.now, first=state.lot(f"pack:{c.session_id}")
+    )
+    taken = ev.RefundApplied(
+        org=state.org,
+        at=ctx.now,
+        refund_id=c.dispute_id,
+        session_id=c.session_id,
+        amount_cents=c.amount_cents,
+        units=units,
+        draws=draws,
+        debt=shortfall,
+    )
+    lost = ev.DisputeLost(
+        org=state.org,
+        at=ctx.now,
+        dispute_id=c.dispute_id,
+        payment_intent=c.payment_intent,
+        amount_cents=c.amount_cents,
+        units=units,
+    )
+    outcome = {"applied": True, "units": units, "balance": state.ledger_balance - units}
+    return core.Decision((taken, lost), outcome)
+
+
+def _note_dispute(state: Account, c: pc.NoteDispute, ctx: core.Context) -> core.Decision:
+    alert: ev.AccountEvent
+    if c.reinstated:
+        alert = ev.DisputeReinstated(
+            org=state.org,
+            at=ctx.now,
+            dispute_id=c.dispute_id,
+            payment_intent=c.payment_intent,
+            amount_cents=c.amount_cents,
+        )
+    else:
+        alert = ev.DisputeOpened(
+            org=state.org,
+            at=ctx.now,
+            dispute_id=c.dispute_id,
+            payment_intent=c.payment_intent,
+            amount_cents=c.amount_cents,
+            reason=c.reason,
+        )
+    return core.Decision((alert,), {"applied": True, "alert": alert.name})
+
+
+#: This topic's deciders, by command type (registered in :mod:`compute_pricing.decide`).
+DECIDERS: dict[type[Any], Callable[[Account, Any, core.Context], core.Decision]] = {
+    pc.FailInvoice: _fail_invoice,
+    pc.PayInvoice: _pay_invoice,
+    pc.CreditPaidPack: _credit_paid_pack,
+    pc.WithdrawDispute: _withdraw_dispute,
+    pc.NoteDispute: _note_dispute,
+}

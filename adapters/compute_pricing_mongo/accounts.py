@@ -12,12 +12,12 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from compute_pricing.codec import require_contiguous
-from compute_pricing.errors import JournalKeyExistsError, JournalSeqTakenError
+from compute_pricing.errors import CorruptStateError, JournalKeyExistsError, JournalSeqTakenError
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing_mongo._documents import (
     entry_document,
@@ -35,6 +35,19 @@ from compute_pricing_mongo._names import (
 from compute_pricing_mongo.errors import translate, translated
 
 __all__ = ["MongoAccountStore"]
+
+_DUPLICATE_KEY = 11000
+
+
+def _duplicates(exc: BulkWriteError) -> list[int]:
+    """Indexes of the requests a unique index refused; re-raises on any other write error."""
+    errors = exc.details.get("writeErrors", [])
+    if any(error.get("code") != _DUPLICATE_KEY for error in errors) or exc.details.get(
+        "writeConcernErrors"
+    ):
+        raise exc
+    return [int(error["index"]) for error in errors]
+
 
 _SNAPSHOT_FIELDS = {"_id": 0, "org": 1, "version": 1, "state": 1, "at": 1}
 _ENTRY_FIELDS = {"_id": 0}
@@ -104,6 +117,82 @@ class MongoAccountStore:
                 del update["$setOnInsert"]
                 return self._accounts.update_one(condition, update).modified_count == 1
         return True
+
+    def append_many(self, entries: Sequence[JournalEntry]) -> set[str]:
+        """One ``insert_many(ordered=False)``: each entry commits or is refused on its own.
+
+        Returns the orgs whose entry hit a unique index (seq or key taken); any other write
+        error raises, as :meth:`append` would.
+        """
+        if not entries:
+            return set()
+        with translated("append_many"):
+            try:
+                self._journal.insert_many([entry_document(e) for e in entries], ordered=False)
+            except BulkWriteError as exc:
+                return {entries[index].org for index in _duplicates(exc)}
+        return set()
+
+    def save_snapshots(self, snapshots: Sequence[Snapshot]) -> set[str]:
+        """One ``bulk_write`` of compare-and-set upserts (as :meth:`save_snapshot`, unordered).
+
+        A filter that matches nothing because a snapshot at the same or a later version exists
+        makes its upsert hit the unique ``org`` index: that org is returned as not stored.
+        """
+        if not snapshots:
+            return set()
+        requests = [
+            UpdateOne(
+                {"org": s.org, "version": {"$lt": s.version}}, snapshot_update(s), upsert=True
+            )
+            for s in snapshots
+        ]
+        with translated("save_snapshots"):
+            try:
+                self._accounts.bulk_write(requests, ordered=False)
+            except BulkWriteError as exc:
+                return {snapshots[index].org for index in _duplicates(exc)}
+        return set()
+
+    def _snapshots(
+        self, query: Document, after: str | None, limit: int, operation: str
+    ) -> list[tuple[str, Snapshot | None]]:
+        if after is not None:
+            query["org"] = {"$gt": after}
+        with translated(operation):
+            cursor = self._accounts.find(query, dict(_SNAPSHOT_FIELDS)).sort("org", ASCENDING)
+            documents = list(cursor.limit(limit))
+        found: list[tuple[str, Snapshot | None]] = []
+        for document in documents:
+            org = document.get("org")
+            if type(org) is not str:
+                continue  # not an account the commit loop could address
+            try:
+                found.append((org, snapshot_from_document(document, org)))
+            except CorruptStateError:
+                found.append((org, None))  # handled singly, where its error is reported
+        return found
+
+    def snapshots_due_for_reset(
+        self, now: datetime, *, after: str | None, limit: int
+    ) -> list[tuple[str, Snapshot | None]]:
+        """Orgs due for reset with their snapshots: one ``find`` (index ``org_reset_at``)."""
+        query: dict[str, Any] = {"reset_at": {"$exists": True, "$lte": now}}
+        return self._snapshots(query, after, limit, "snapshots_due_for_reset")
+
+    def snapshots_with_expiring_lots(
+        self, now: datetime, *, after: str | None, limit: int
+    ) -> list[tuple[str, Snapshot | None]]:
+        """Orgs with an expiring lot and their snapshots: one ``find`` (``org_next_expiry``)."""
+        query: dict[str, Any] = {"next_expiry": {"$exists": True, "$lte": now}}
+        return self._snapshots(query, after, limit, "snapshots_with_expiring_lots")
+
+    def snapshots_past_due_before(
+        self, cutoff: datetime, *, after: str | None, limit: int
+    ) -> list[tuple[str, Snapshot | None]]:
+        """Orgs past due since ``cutoff`` and their snapshots: one ``find``."""
+        query: dict[str, Any] = {"status": "past_due", "past_due_since": {"$lte": cutoff}}
+        return self._snapshots(query, after, limit, "snapshots_past_due_before")
 
     def iter_ledger(self, org: str) -> Iterator[JournalEntry]:
         """Entries with ledger lines, newest first, read lazily in batches."""

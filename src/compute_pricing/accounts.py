@@ -35,7 +35,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,13 +56,20 @@ from compute_pricing.errors import (
 from compute_pricing.events import AccountEvent
 from compute_pricing.evolve import fold
 from compute_pricing.journal import JournalEntry, Snapshot
-from compute_pricing.ports import AccountStore, Clock, EventPublisher, PlanCatalog
+from compute_pricing.ports import (
+    AccountStore,
+    BulkAccountStore,
+    Clock,
+    EventPublisher,
+    PlanCatalog,
+)
 from compute_pricing.rules.ledger import ledger_line_count
 from compute_pricing.state import Account
 
 __all__ = [
     "BACKOFF_BASE_SECONDS",
     "BACKOFF_CAP_SECONDS",
+    "SINGLY",
     "AccountService",
     "Committed",
     "SnapshotCache",
@@ -78,6 +85,8 @@ BACKOFF_BASE_SECONDS = 0.001
 #: Largest backoff bound: no single wait is longer than this.
 BACKOFF_CAP_SECONDS = 1.0
 _MILLISECOND = timedelta(milliseconds=1)
+#: A batched sweep's answer for an org it hands to the single commit loop (see ``Billing``).
+SINGLY: Any = object()
 
 
 def backoff(
@@ -117,6 +126,23 @@ class _Loaded:
     caught_up: bool = False
     behind: bool = False
     cached: bool = False
+
+
+def _entry(
+    org: str, command: Command, decision: Decision, *, key: str, seq: int, now: datetime, skew: int
+) -> JournalEntry:
+    return JournalEntry(
+        org=org,
+        seq=seq,
+        key=key,
+        type=type(command).__name__,
+        events=decision.events,
+        outcome=decision.outcome,
+        at=now,
+        ledger=sum(map(ledger_line_count, decision.events)),
+        request=command.request(),
+        clock_skew_ms=skew,
+    )
 
 
 def _first_difference(stored: Mapping[str, Any], asked: Mapping[str, Any]) -> str | None:
@@ -369,17 +395,8 @@ class AccountService:
             if not decision.write:
                 self._heal(org, loaded)
                 return Committed(decision.outcome, replayed=False, state=loaded.state)
-            entry = JournalEntry(
-                org=org,
-                seq=loaded.version + 1,
-                key=key,
-                type=type(command).__name__,
-                events=decision.events,
-                outcome=decision.outcome,
-                at=now,
-                ledger=sum(map(ledger_line_count, decision.events)),
-                request=command.request(),
-                clock_skew_ms=skew_ms,
+            entry = _entry(
+                org, command, decision, key=key, seq=loaded.version + 1, now=now, skew=skew_ms
             )
             try:
                 self.store.append(entry)
@@ -411,3 +428,61 @@ class AccountService:
                 attempts=attempt + 1,
             )
         raise ConcurrencyConflictError(org, attempts)
+
+    def execute_batch(
+        self, store: BulkAccountStore, items: Sequence[tuple[Snapshot, Command]]
+    ) -> list[Committed | None]:
+        """Commit one command per org (distinct orgs) with two bulk writes; ``None``: do it singly.
+
+        Each command is decided on its snapshot. Only decisions that write join the batch: a
+        refusal or a no-write answer is ``None`` (the caller runs it through :meth:`execute`,
+        which catches up first). The entries go in one :meth:`BulkAccountStore.append_many`; an
+        org whose entry was refused (its seq or key taken) is ``None`` too and nothing of it
+        was written. The committed orgs' snapshots go in one ``save_snapshots`` compare-and-set
+        (a failure or a lost one only leaves that snapshot behind, as for a single commit), then
+        each org's events are published, once, in batch order.
+        """
+        results: list[Committed | None] = [None] * len(items)
+        pending: list[tuple[int, JournalEntry, Decision, Account]] = []
+        for index, (snapshot, command) in enumerate(items):
+            loaded = _Loaded(snapshot.state, snapshot.version, snapshot.at)
+            now, skew_ms = self._now(loaded)
+            try:
+                decision = decide(loaded.state, command, self.context(loaded.state, now))
+            except BillingError:
+                continue
+            if decision.write:
+                entry = _entry(
+                    snapshot.org,
+                    command,
+                    decision,
+                    key=command.key(loaded.state),
+                    seq=snapshot.version + 1,
+                    now=now,
+                    skew=skew_ms,
+                )
+                pending.append((index, entry, decision, loaded.state))
+        if not pending:
+            return results
+        refused = store.append_many([entry for _, entry, _, _ in pending])
+        committed = [
+            (index, entry, decision, fold(state, decision.events))
+            for index, entry, decision, state in pending
+            if entry.org not in refused
+        ]
+        snapshots = [Snapshot(e.org, e.seq, state, e.at) for _, e, _, state in committed]
+        try:
+            lost = store.save_snapshots(snapshots)
+        except Exception:  # the journal entries are the commits; the snapshots only a cache
+            log.exception("bulk snapshot refresh of %d accounts failed", len(snapshots))
+            lost = {snapshot.org for snapshot in snapshots}
+        for index, entry, decision, state in committed:
+            if entry.org in lost:
+                self.cache.forget(entry.org)
+            else:
+                self.cache.put(entry.org, state, entry.seq, entry.at)
+            self.publisher.publish(decision.events)
+            results[index] = Committed(
+                decision.outcome, replayed=False, events=decision.events, state=state
+            )
+        return results

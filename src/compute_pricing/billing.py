@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from compute_pricing import commands as cmd
-from compute_pricing.accounts import AccountService
+from compute_pricing.accounts import SINGLY, AccountService
 from compute_pricing.admin import AdminService
 from compute_pricing.catalog import CachedPlanCatalog, StaticPlanCatalog
 from compute_pricing.checkouts import CheckoutLink, CheckoutService, RefundRequested
@@ -28,6 +28,7 @@ from compute_pricing.errors import (
 from compute_pricing.evolve import fold
 from compute_pricing.extras import ExtrasService
 from compute_pricing.fake_gateway import FakePaymentGateway
+from compute_pricing.journal import Snapshot
 from compute_pricing.memory import (
     EventRecorder,
     InMemoryAccountStore,
@@ -43,6 +44,7 @@ from compute_pricing.observability import log_refusal
 from compute_pricing.payments import SubscriptionInfo
 from compute_pricing.ports import (
     AccountStore,
+    BulkAccountStore,
     Clock,
     EventPublisher,
     IdGenerator,
@@ -72,6 +74,15 @@ from compute_pricing.validation import require_org, require_units, validate_ref
 __all__ = ["Billing", "InMemoryStores", "Stores", "keyed_reservation_id"]
 
 _SWEEP_BATCH = 500
+#: A batched sweep's plan: the bulk store's snapshot query by name, and the command for a
+#: snapshot's state (``None``: skip the org; :data:`SINGLY`: handle it through ``per_org``).
+BulkPlan = tuple[str, Callable[[Account], object]]
+
+
+def _expire_subscription(state: Account) -> cmd.Command:
+    return cmd.ExpireSubscription()
+
+
 OnOrg = Callable[[str, str], None]
 """A sweep's per-org callback: ``(org, outcome)`` once the org is handled."""
 _LEGACY_PAID = frozenset({"active", "trialing"})
@@ -414,8 +425,17 @@ class Billing:
                 return False
             return self._apply(org, cmd.ResetWeek(), dry_run=dry_run)
 
+        def batched(state: Account) -> cmd.Command | None:
+            active = state.subscription.status in {"active", "trialing", "none"}
+            return cmd.ResetWeek() if active else None
+
         return self._sweep(
-            self.stores.accounts.orgs_due_for_reset, now, reset, after=after, on_org=on_org
+            self.stores.accounts.orgs_due_for_reset,
+            now,
+            reset,
+            after=after,
+            on_org=on_org,
+            bulk=None if dry_run else ("snapshots_due_for_reset", batched),
         )
 
     def subscribe(
@@ -468,7 +488,12 @@ class Billing:
             return self._apply(org, cmd.ExpireSubscription(), dry_run=dry_run)
 
         return self._sweep(
-            self.stores.accounts.orgs_past_due_before, cutoff, expire, after=after, on_org=on_org
+            self.stores.accounts.orgs_past_due_before,
+            cutoff,
+            expire,
+            after=after,
+            on_org=on_org,
+            bulk=None if dry_run else ("snapshots_past_due_before", _expire_subscription),
         )
 
     # -- cron plumbing -------------------------------------------------------------------
@@ -490,13 +515,25 @@ class Billing:
         *,
         after: str | None = None,
         on_org: OnOrg | None = None,
+        bulk: BulkPlan | None = None,
     ) -> SweepSummary:
         """Run ``per_org`` over ``query``'s orgs in batches, isolating each org's failure.
 
         Starts past ``after`` when given; ``on_org(org, outcome)`` (``"processed"``,
         ``"skipped"`` or ``"error"``) runs after each org, which is where a cron runner
         checkpoints its resumable cursor.
+
+        With ``sweep_batch_size`` above 1, a store that writes batches and a ``bulk`` plan (the
+        store's snapshot query and the command for a snapshot: ``None`` skips that org,
+        :data:`SINGLY` hands it to ``per_org``) the sweep goes through :meth:`_sweep_batched`.
         """
+        store = self.accounts.store
+        size = self.config.sweep_batch_size
+        if bulk is not None and size > 1 and isinstance(store, BulkAccountStore):
+            fetch = getattr(store, bulk[0])
+            return self._sweep_batched(
+                store, fetch, bulk[1], at, per_org, size=size, after=after, on_org=on_org
+            )
         processed = skipped = 0
         errors: dict[str, str] = {}
         while True:
@@ -517,6 +554,67 @@ class Billing:
             if len(batch) < _SWEEP_BATCH:
                 return SweepSummary(processed=processed, skipped=skipped, errors=errors)
             after = batch[-1]
+
+    def _sweep_batched(
+        self,
+        store: BulkAccountStore,
+        fetch: Callable[..., list[tuple[str, Snapshot | None]]],
+        plan: Callable[[Account], object],
+        at: datetime,
+        per_org: Callable[[str], bool],
+        *,
+        size: int,
+        after: str | None,
+        on_org: OnOrg | None,
+    ) -> SweepSummary:
+        """The sweep by batches of ``size`` orgs: one read, two bulk writes per batch.
+
+        Each batch's snapshots come in one query; every org ``plan`` gives a command is decided
+        on its snapshot and committed by :meth:`AccountService.execute_batch`; one it skips
+        (``None``) is counted skipped, as ``per_org`` would on the same snapshot; an org it
+        cannot commit there (``SINGLY``, a snapshot that does not decode, a refusal or no-write
+        answer, a taken seq or key) runs ``per_org`` singly through the commit loop, so its
+        catch-up, replay and error isolation are the single path's. ``on_org`` is told each
+        org's outcome in org order once the batch is written: a run killed mid-batch leaves
+        its cursor before orgs already written, and the next run finds those done (replays).
+        """
+        processed = skipped = 0
+        errors: dict[str, str] = {}
+        while True:
+            batch = fetch(at, after=after, limit=size)
+            items: list[tuple[Snapshot, cmd.Command]] = []
+            where: dict[str, int] = {}
+            passed: set[str] = set()
+            for org, snapshot in batch:
+                command = plan(snapshot.state) if snapshot is not None else SINGLY
+                if command is None:
+                    passed.add(org)
+                elif snapshot is not None and isinstance(command, cmd.Command):
+                    where[org] = len(items)
+                    items.append((snapshot, command))
+            done = self.accounts.execute_batch(store, items) if len(items) > 1 else []
+            for org, _ in batch:
+                index = where.get(org)
+                result = done[index] if done and index is not None else None
+                try:
+                    if org in passed:
+                        changed = False
+                    elif result is not None:
+                        changed = bool(result.outcome.get("applied"))
+                    else:
+                        changed = per_org(org)
+                except BillingError as exc:
+                    errors[org] = f"{exc.code}: {exc.message}"
+                    outcome = "error"
+                else:
+                    outcome = "processed" if changed else "skipped"
+                    processed += changed
+                    skipped += not changed
+                if on_org is not None:
+                    on_org(org, outcome)
+            if len(batch) < size:
+                return SweepSummary(processed=processed, skipped=skipped, errors=errors)
+            after = batch[-1][0]
 
     # -- Stripe: what each fact does to an account (called by the webhook translators) ------
 

@@ -280,6 +280,7 @@ class BillingConfig(_Settings):
     reservation_ttl_seconds: Annotated[int, Field(gt=0, le=_MAX_TTL_SECONDS)] = 900
     max_commit_attempts: Annotated[int, Field(gt=0, le=1000)] = 64
     snapshot_cache_size: Annotated[int, Field(ge=0, le=10_000_000)] = 10_000
+    sweep_batch_size: Annotated[int, Field(ge=1, le=1000)] = 1
     stripe: StripeSettings = StripeSettings()
     upgrade_url: Annotated[str, Field(max_length=2048)] | None = None
     allowed_redirect_hosts: _Hosts = ()

@@ -11,7 +11,7 @@ from itertools import islice
 from typing import SupportsInt
 
 from compute_pricing import commands as cmd
-from compute_pricing.accounts import AccountService, Committed
+from compute_pricing.accounts import SINGLY, AccountService, Committed
 from compute_pricing.errors import InvalidAmountError, UnknownPackError, UnknownPurchaseError
 from compute_pricing.events import ExtrasCredited
 from compute_pricing.keys import journal_key
@@ -162,8 +162,17 @@ class ExtrasService:
                 state = done.state if done.state is not None else self._accounts.load(org)[0]
             return changed
 
+        def batched(state: Account) -> object:
+            lots = due(state)
+            return cmd.ExpireLot(lots[0]) if len(lots) == 1 else SINGLY  # several, or none
+
         return self._sweep(
-            self._accounts.store.orgs_with_expiring_lots, at, expire, after=after, on_org=on_org
+            self._accounts.store.orgs_with_expiring_lots,
+            at,
+            expire,
+            after=after,
+            on_org=on_org,
+            bulk=None if dry_run else ("snapshots_with_expiring_lots", batched),
         )
 
 

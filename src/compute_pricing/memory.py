@@ -6,6 +6,7 @@ Each keeps exactly the semantics its port documents (and passes the contract sui
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import logging
 import threading
@@ -45,6 +46,22 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+def _due_for_reset(now: datetime) -> Callable[[Snapshot], bool]:
+    return lambda s: s.state.week is not None and s.state.week.reset_at <= now
+
+
+def _expiring(now: datetime) -> Callable[[Snapshot], bool]:
+    return lambda s: s.state.next_expiry is not None and s.state.next_expiry <= now
+
+
+def _past_due_before(cutoff: datetime) -> Callable[[Snapshot], bool]:
+    def stale(s: Snapshot) -> bool:
+        since = s.state.subscription.past_due_since
+        return s.state.subscription.status == "past_due" and since is not None and since <= cutoff
+
+    return stale
+
+
 class InMemoryAccountStore:
     """Journal + snapshot in dicts; one lock makes commits atomic. Implements ``AccountStore``."""
 
@@ -53,6 +70,7 @@ class InMemoryAccountStore:
         self._journal: dict[str, list[JournalEntry]] = defaultdict(list)
         self._keys: dict[tuple[str, str], JournalEntry] = {}
         self._snapshots: dict[str, Snapshot] = {}
+        self._sorted: list[str] = []  # every org with a snapshot, sorted: the sweeps' index
 
     def read_snapshot(self, org: str) -> Snapshot | None:
         """The stored snapshot, or ``None``."""
@@ -86,8 +104,24 @@ class InMemoryAccountStore:
             current = self._snapshots.get(snapshot.org)
             if current is not None and current.version >= snapshot.version:
                 return False
+            if current is None:
+                bisect.insort(self._sorted, snapshot.org)
             self._snapshots[snapshot.org] = snapshot
             return True
+
+    def append_many(self, entries: Sequence[JournalEntry]) -> set[str]:
+        """Append each entry; the orgs whose entry was refused."""
+        refused = set()
+        for entry in entries:
+            try:
+                self.append(entry)
+            except (JournalKeyExistsError, JournalSeqTakenError):
+                refused.add(entry.org)
+        return refused
+
+    def save_snapshots(self, snapshots: Sequence[Snapshot]) -> set[str]:
+        """Compare-and-set each snapshot; the orgs not stored."""
+        return {snapshot.org for snapshot in snapshots if not self.save_snapshot(snapshot)}
 
     def iter_ledger(self, org: str) -> Iterator[JournalEntry]:
         """Entries with ledger lines, newest first."""
@@ -95,38 +129,59 @@ class InMemoryAccountStore:
             entries = list(self._journal.get(org, []))
         return (entry for entry in reversed(entries) if entry.ledger > 0)
 
+    def _matching(
+        self, predicate: Callable[[Snapshot], bool], after: str | None, limit: int
+    ) -> list[Snapshot]:
+        """Snapshots past ``after`` in org order that match, at most ``limit``: one pass over
+        the sorted index from ``after`` on, so a sweep's cost per account stays flat."""
+        found: list[Snapshot] = []
+        with self._lock:
+            start = 0 if after is None else bisect.bisect_right(self._sorted, after)
+            for org in itertools.islice(self._sorted, start, None):
+                if len(found) >= limit:
+                    break
+                snapshot = self._snapshots[org]
+                if predicate(snapshot):
+                    found.append(snapshot)
+        return found
+
     def _orgs(
         self, predicate: Callable[[Snapshot], bool], after: str | None, limit: int
     ) -> list[str]:
-        with self._lock:
-            snapshots = list(self._snapshots.values())
-        found = (s.org for s in snapshots if (after is None or s.org > after) and predicate(s))
-        return sorted(found)[:limit]
+        return [snapshot.org for snapshot in self._matching(predicate, after, limit)]
+
+    def snapshots_due_for_reset(
+        self, now: datetime, *, after: str | None, limit: int
+    ) -> list[tuple[str, Snapshot | None]]:
+        """Orgs whose week ``reset_at <= now``, with their snapshots."""
+        found = self._matching(_due_for_reset(now), after, limit)
+        return [(snapshot.org, snapshot) for snapshot in found]
+
+    def snapshots_with_expiring_lots(
+        self, now: datetime, *, after: str | None, limit: int
+    ) -> list[tuple[str, Snapshot | None]]:
+        """Orgs with a lot expiring at or before ``now``, with their snapshots."""
+        found = self._matching(_expiring(now), after, limit)
+        return [(snapshot.org, snapshot) for snapshot in found]
+
+    def snapshots_past_due_before(
+        self, cutoff: datetime, *, after: str | None, limit: int
+    ) -> list[tuple[str, Snapshot | None]]:
+        """Orgs past due since at or before ``cutoff``, with their snapshots."""
+        found = self._matching(_past_due_before(cutoff), after, limit)
+        return [(snapshot.org, snapshot) for snapshot in found]
 
     def orgs_due_for_reset(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
         """Orgs whose week ``reset_at <= now``."""
-        return self._orgs(
-            lambda s: s.state.week is not None and s.state.week.reset_at <= now, after, limit
-        )
+        return self._orgs(_due_for_reset(now), after, limit)
 
     def orgs_with_expiring_lots(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
         """Orgs with a lot expiring at or before ``now``."""
-        return self._orgs(
-            lambda s: s.state.next_expiry is not None and s.state.next_expiry <= now, after, limit
-        )
+        return self._orgs(_expiring(now), after, limit)
 
     def orgs_past_due_before(self, cutoff: datetime, *, after: str | None, limit: int) -> list[str]:
         """Orgs past due since at or before ``cutoff``."""
-
-        def stale(s: Snapshot) -> bool:
-            since = s.state.subscription.past_due_since
-            return (
-                s.state.subscription.status == "past_due"
-                and since is not None
-                and (since <= cutoff)
-            )
-
-        return self._orgs(stale, after, limit)
+        return self._orgs(_past_due_before(cutoff), after, limit)
 
     def org_for_customer(self, customer_id: str) -> str | None:
         """The least org whose snapshot links ``customer_id``."""

@@ -22,6 +22,7 @@ from compute_pricing.stripe.records import ProcessedEvent
 
 __all__ = [
     "AccountStore",
+    "BulkAccountStore",
     "Clock",
     "EventPublisher",
     "IdGenerator",
@@ -121,6 +122,43 @@ class AccountStore(Protocol):
 
     def purchase_for_payment_intent(self, payment_intent: str) -> JournalEntry | None:
         """The journal entry that credited a pack paid by ``payment_intent``, if any."""
+        ...
+
+
+@runtime_checkable
+class BulkAccountStore(AccountStore, Protocol):
+    """An :class:`AccountStore` that also reads and writes batches, for the sweeps.
+
+    Each batch keeps per-org isolation: a refused entry or a lost compare-and-set affects only
+    its org, which the caller then handles singly through the commit loop.
+    """
+
+    def snapshots_due_for_reset(
+        self, now: datetime, *, after: str | None, limit: int
+    ) -> list[tuple[str, Snapshot | None]]:
+        """As :meth:`AccountStore.orgs_due_for_reset`, with each org's snapshot in the same
+        read (``None`` when it cannot be decoded: the caller handles that org singly)."""
+        ...
+
+    def snapshots_with_expiring_lots(
+        self, now: datetime, *, after: str | None, limit: int
+    ) -> list[tuple[str, Snapshot | None]]:
+        """As :meth:`AccountStore.orgs_with_expiring_lots`, with each org's snapshot."""
+        ...
+
+    def snapshots_past_due_before(
+        self, cutoff: datetime, *, after: str | None, limit: int
+    ) -> list[tuple[str, Snapshot | None]]:
+        """As :meth:`AccountStore.orgs_past_due_before`, with each org's snapshot."""
+        ...
+
+    def append_many(self, entries: Sequence[JournalEntry]) -> set[str]:
+        """Commit each entry (one per org) as :meth:`AccountStore.append` would; return the
+        orgs whose entry was refused (seq or key taken: nothing of theirs was written)."""
+        ...
+
+    def save_snapshots(self, snapshots: Sequence[Snapshot]) -> set[str]:
+        """Compare-and-set each snapshot (one per org); return the orgs not stored."""
         ...
 
 

@@ -28,6 +28,7 @@ import mongomock.command_cursor
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from compute_pricing.ports import Clock
 from compute_pricing_mongo import MongoStores
@@ -65,6 +66,24 @@ class Serialized:
     def __init__(self, target: Any, lock: threading.RLock) -> None:
         self._target = target
         self._lock = lock
+
+    def bulk_write(self, requests: list[Any], *, ordered: bool = True) -> None:
+        """``UpdateOne`` requests one by one (mongomock's own ``bulk_write`` does not take this
+        pymongo's requests), their duplicate key errors gathered as a server's unordered
+        ``BulkWriteError``."""
+        errors: list[dict[str, Any]] = []
+        for index, request in enumerate(requests):
+            try:
+                with self._lock:
+                    self._target.update_one(
+                        request._filter, request._doc, upsert=bool(request._upsert)
+                    )
+            except DuplicateKeyError as exc:
+                errors.append({"index": index, "code": exc.code, "errmsg": str(exc)})
+                if ordered:
+                    break
+        if errors:
+            raise BulkWriteError({"writeErrors": errors, "writeConcernErrors": []})
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)

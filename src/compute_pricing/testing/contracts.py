@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import attrs
 import pytest
 
 from compute_pricing import commands as cmd
@@ -32,6 +33,7 @@ from compute_pricing.memory import EventRecorder
 from compute_pricing.plans import Plan
 from compute_pricing.ports import (
     AccountStore,
+    BulkAccountStore,
     JobCursor,
     JobCursorStore,
     Lock,
@@ -249,6 +251,48 @@ class AccountStoreContract:
         assert ["org_a"] == store.orgs_with_expiring_lots(expiry, after=None, limit=10)
         assert ["org_a"] == store.orgs_past_due_before(T0, after=None, limit=10)
         assert [] == store.orgs_past_due_before(T0 - timedelta(seconds=1), after=None, limit=10)
+
+    def test_bulk_append_refuses_only_the_orgs_whose_seq_or_key_is_taken(
+        self, store: AccountStore
+    ) -> None:
+        """``append_many``: a taken seq and a taken key refuse their org only; others commit."""
+        if not isinstance(store, BulkAccountStore):
+            pytest.skip("this store writes no batches")  # pragma: no cover - both adapters do
+        for org in ("org_a", "org_b"):
+            store.append(rich_entries(org)[0])
+        seq_taken = attrs.evolve(rich_entries("org_a")[1], seq=1)
+        key_taken = attrs.evolve(rich_entries("org_b")[0], seq=2)
+        fresh = [rich_entries(org)[0] for org in ("org_c", "org_d")]
+        assert {"org_a", "org_b"} == store.append_many([seq_taken, key_taken, *fresh])
+        assert [1, 1, 1, 1] == [
+            len(store.read_journal(o)) for o in ("org_a", "org_b", "org_c", "org_d")
+        ]
+        assert store.find_entry("org_a", seq_taken.key) is None
+        assert set() == store.append_many([])
+
+    def test_bulk_snapshot_save_is_compare_and_set_per_org(self, store: AccountStore) -> None:
+        """``save_snapshots``: an org whose stored snapshot is as new or newer is not stored."""
+        if not isinstance(store, BulkAccountStore):
+            pytest.skip("this store writes no batches")  # pragma: no cover - both adapters do
+        entries = rich_entries("org_a")
+        late = Snapshot("org_a", 6, _state(entries, "org_a"), T0)
+        store.save_snapshot(late)
+        early_a = Snapshot("org_a", 2, _state(entries[:2], "org_a"), T0)
+        new_b = Snapshot("org_b", 2, _state(entries[:2], "org_b"), T0)
+        assert {"org_a"} == store.save_snapshots([early_a, new_b])
+        assert (late, new_b) == (store.read_snapshot("org_a"), store.read_snapshot("org_b"))
+        assert set() == store.save_snapshots([])
+        week_end = T0 + timedelta(days=7)
+        assert [("org_a", late), ("org_b", new_b)] == store.snapshots_due_for_reset(
+            week_end, after=None, limit=10
+        )
+        assert [("org_b", new_b)] == store.snapshots_due_for_reset(
+            week_end, after="org_a", limit=10
+        )
+        assert [("org_b", new_b)] == store.snapshots_with_expiring_lots(
+            T0 + timedelta(days=30), after="org_a", limit=10
+        )
+        assert [("org_a", late)] == store.snapshots_past_due_before(T0, after=None, limit=1)
 
     def test_stripe_lookups_find_the_org_by_customer_and_payment_intent(
         self, store: AccountStore

@@ -1,0 +1,229 @@
+"""Sweep cost per account: weekly reset, lot expiry and dunning, one at a time and batched.
+
+Targets (issue "Performance"): a batched sweep (``sweep_batch_size`` 500) costs at most 0.05
+MongoDB commands per account (floor: 3 per batch, a query and two bulk writes, = 0.006 at 500);
+one at a time it costs 3 per account (a snapshot ``find``, the journal ``insert`` and the
+snapshot ``update``). In memory the time per account stays flat from 1,000 to 100,000 accounts.
+
+How: accounts are built by the real core in memory (``Billing.in_memory``: subscribe, one
+attribution, one pack that expires after 30 days; a third of them then fail a payment). For the
+wire figures their journals and snapshots are bulk-loaded into a fresh database on a mongoeco
+wire server (before the indexes are built), then a ``Billing`` on ``MongoStores`` sweeps them 31
+days later (reset and expiry) and 45 days later (dunning) while a pymongo ``CommandListener``
+counts the commands; client CPU is this process's ``time.process_time`` (the server is another
+process). mongoeco's own writes slow down as a collection grows (its unique index build over
+~2,300 journal documents of 500 accounts timed out), so the wire run defaults to 200 accounts
+batched and 30 one at a time (neither per-account count depends on the number: it is 3 per
+batch, or 3 per account); ``--uri`` a real MongoDB for 1,000 and more. In memory each sweep
+runs on 1,000, 10,000 and 100,000 accounts, one at a time and batched; the figure is CPU
+microseconds per account. Prints figures only; nothing here is asserted.
+
+Run: ``.venv/bin/python benchmarks/bench_sweeps.py [--uri URI] [--wire-accounts 200]
+[--memory-accounts 1000 10000 100000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pymongo import MongoClient, monitoring
+
+from compute_pricing import Billing, BillingConfig, FakeClock, PackSettings, PlanSettings
+from compute_pricing.results import SweepSummary
+from compute_pricing_mongo import MongoStores
+from compute_pricing_mongo._documents import entry_document, snapshot_update
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make ``tests.support`` importable
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.mongo_wire import ensure_mongoeco_venv, mongoeco_server  # noqa: E402
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+BATCH = 500
+TARGET_BATCHED = 0.05
+
+Client = MongoClient[dict[str, Any]]
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts the commands sent to one database by name."""
+
+    def __init__(self) -> None:
+        self.database = ""
+        self.counts: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        """Count a command on the watched database."""
+        if event.database_name == self.database:
+            self.counts[event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        """Nothing to add."""
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        """Nothing to add."""
+
+    def take(self) -> Counter[str]:
+        """The counts so far, reset."""
+        taken, self.counts = self.counts, Counter()
+        return taken
+
+
+Sweep = Callable[[Billing], SweepSummary]
+SWEEPS: tuple[tuple[str, int, Sweep], ...] = (
+    ("weekly reset", 31, lambda b: b.reset_all_due()),
+    ("lot expiry", 31, lambda b: b.extras.expire_old_entries()),
+    ("dunning", 45, lambda b: b.dunning_sweep()),
+)
+
+
+def config(batch: int) -> BillingConfig:
+    """Compute mode, a 30-day pack, sweeps in batches of ``batch`` accounts."""
+    return BillingConfig(
+        compute_mode=True,
+        plans=(PlanSettings(plan_id="free"), PlanSettings(plan_id="team", compute_quota=1_000)),
+        packs=(PackSettings(pack_id="pack", units=500, price_cents=900, expiry_days=30),),
+        sweep_batch_size=batch,
+    )
+
+
+def seeded(accounts: int, batch: int) -> tuple[Billing, FakeClock]:
+    """An in-memory billing with ``accounts`` accounts (every third past due)."""
+    clock = FakeClock(START)
+    billing = Billing.in_memory(config(batch), clock=clock)
+    for i in range(accounts):
+        org = f"org_{i:07d}"
+        billing.subscribe(org, "team")
+        billing.attribute(org, "run_1", {"llm": Decimal("0.004")})
+        billing.extras.credit_pack(org, "pack", f"cs_{i}")
+        if i % 3 == 0:
+            billing.payment_failed(org, f"in_{i}")
+    return billing, clock
+
+
+def _nested(update: dict[str, Any], org: str) -> dict[str, Any]:
+    """The document a ``snapshot_update`` upsert would create (its ``$set`` paths nested)."""
+    document: dict[str, Any] = {"_id": org, "org": org}
+    for path, value in update["$set"].items():
+        *parents, leaf = path.split(".")  # keys are escaped: a "." only separates a path
+        node = document
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = value
+    return document
+
+
+def load(  # noqa: PLR0917 - the run's parts
+    client: Client, name: str, source: Billing, clock: FakeClock, accounts: int, batch: int
+) -> Billing:
+    """A ``Billing`` on a fresh database holding ``source``'s accounts."""
+    client.drop_database(name)
+    db = client[name]
+    store = source.stores.accounts
+    orgs = [f"org_{i:07d}" for i in range(accounts)]
+    entries = [entry_document(e) for org in orgs for e in store.read_journal(org)]
+    for i in range(0, len(entries), 1_000):
+        db["account_journal"].insert_many(entries[i : i + 1_000], ordered=False)
+    snapshots = []
+    for org in orgs:
+        snapshot = store.read_snapshot(org)
+        assert snapshot is not None  # noqa: S101 - every seeded org has one
+        snapshots.append(_nested(snapshot_update(snapshot), org))
+    db["accounts"].insert_many(snapshots, ordered=False)
+    sweep_clock = FakeClock(clock.now())
+    return Billing(config(batch), stores=MongoStores(db, clock=sweep_clock), clock=sweep_clock)
+
+
+def bench_wire(client: Client, counter: CommandCounter, accounts: int, batch: int) -> None:
+    """Commands and client CPU per account of each sweep on ``accounts`` accounts."""
+    source, clock = seeded(accounts, batch)
+    name = f"bench_sweeps_{accounts}_{batch}"
+    try:
+        billing = load(client, name, source, clock, accounts, batch)
+        clock_now = billing.clock
+        assert isinstance(clock_now, FakeClock)  # noqa: S101 - built by ``load``
+        for label, days, sweep in SWEEPS:
+            clock_now.set(START + timedelta(days=days))
+            billing.plans.get_active_plan("team")  # the plan cache's hour ran out: refill it
+            billing.plans.get_active_plan("free")
+            billing.accounts.cache.forget()  # a cron process starts cold
+            counter.database = name
+            counter.take()
+            began, cpu = time.perf_counter(), time.process_time()
+            summary = sweep(billing)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - began
+            counts = counter.take()
+            counter.database = ""
+            swept = max(summary.processed + summary.skipped, 1)
+            per = sum(counts.values()) / swept
+            floor = 3 * -(-swept // batch) / swept  # 3 commands per (partial) batch
+            print(
+                f"  {label:<12} {accounts:>6,} accounts, batch {batch:>3}: "
+                f"{summary.processed:>5,} processed + {summary.skipped:,} skipped, "
+                f"{per:.4f} commands/account "
+                f"(floor {floor:.4f} for this many, ratio {per / floor:.2f}; target "
+                f"{TARGET_BATCHED if batch > 1 else 3.0}) {dict(counts)}; client CPU "
+                f"{cpu / swept * 1e6:,.0f} us/account; wall {wall:.1f} s"
+            )
+    finally:
+        client.drop_database(name)
+
+
+def bench_memory(accounts: Sequence[int]) -> None:
+    """CPU microseconds per account of each in-memory sweep, one at a time and batched."""
+    print("\nin memory, CPU us per swept account (flat from 1,000 to 100,000 is the target):")
+    for batch in (1, BATCH):
+        for n in accounts:
+            billing, clock = seeded(n, batch)
+            figures = []
+            for label, days, sweep in SWEEPS:
+                clock.set(START + timedelta(days=days))
+                cpu = time.process_time()
+                summary = sweep(billing)
+                cpu = time.process_time() - cpu
+                swept = max(summary.processed + summary.skipped, 1)
+                figures.append(f"{label} {cpu / swept * 1e6:,.1f} ({swept:,})")
+            print(f"  batch {batch:>3}, {n:>7,} accounts: " + "; ".join(figures))
+
+
+def run(uri: str, label: str, wire_accounts: int, single_accounts: int) -> None:
+    """The wire figures against the server at ``uri``."""
+    counter = CommandCounter()
+    client: Client = MongoClient(uri, event_listeners=[counter], socketTimeoutMS=600_000)
+    try:
+        client.admin.command("ping")
+        print(f"sweeps on {label}: MongoDB commands and client CPU per account")
+        bench_wire(client, counter, wire_accounts, BATCH)
+        bench_wire(client, counter, single_accounts, 1)
+    finally:
+        client.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse arguments, start a wire server unless ``--uri`` is given, print the figures."""
+    parser = argparse.ArgumentParser(description="Sweep cost per account.")
+    parser.add_argument("--uri", help="a real MongoDB (default: start a mongoeco wire server)")
+    parser.add_argument("--wire-accounts", type=int, default=200)
+    parser.add_argument("--single-accounts", type=int, default=30)
+    parser.add_argument("--memory-accounts", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    args = parser.parse_args(argv)
+    if args.uri:
+        run(args.uri, "MongoDB at --uri", args.wire_accounts, args.single_accounts)
+    else:
+        python = ensure_mongoeco_venv(ROOT)
+        with mongoeco_server(python, ROOT / "tests" / "support" / "mongoeco_server.py") as uri:
+            run(uri, "the mongoeco wire server", args.wire_accounts, args.single_accounts)
+    bench_memory(args.memory_accounts)
+
+
+if __name__ == "__main__":
+    main()

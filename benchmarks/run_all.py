@@ -23,7 +23,7 @@ from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
 #: Benchmarks other modules promise; a note is printed while one is missing.
-EXPECTED = ("bench_core.py", "bench_mongo_commands.py", "bench_sweeps.py")
+EXPECTED = ("bench_core.py", "bench_memory.py", "bench_mongo_commands.py", "bench_sweeps.py")
 
 
 def discover(directory: Path = HERE) -> list[Path]:

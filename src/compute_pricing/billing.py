@@ -107,10 +107,13 @@ class Stores(Protocol):
 
 
 class InMemoryStores:
-    """Every store in process memory: the embedded default. Implements ``Stores``."""
+    """Every store in process memory: the embedded default. Implements ``Stores``.
 
-    def __init__(self, clock: Clock) -> None:
-        accounts = InMemoryAccountStore()
+    ``retain_keys`` bounds the account journal (see :class:`InMemoryAccountStore`).
+    """
+
+    def __init__(self, clock: Clock, *, retain_keys: int | None = None) -> None:
+        accounts = InMemoryAccountStore(retain_keys=retain_keys)
         self.accounts: AccountStore = accounts
         self.orgs: OrgDirectory = InMemoryOrgDirectory(accounts)
         self.job_cursors: JobCursorStore = InMemoryJobCursorStore()

@@ -11,7 +11,7 @@ import itertools
 import logging
 import threading
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -63,14 +63,27 @@ def _past_due_before(cutoff: datetime) -> Callable[[Snapshot], bool]:
 
 
 class InMemoryAccountStore:
-    """Journal + snapshot in dicts; one lock makes commits atomic. Implements ``AccountStore``."""
+    """Journal + snapshot in dicts; one lock makes commits atomic. Implements ``AccountStore``.
 
-    def __init__(self) -> None:
+    By default every entry is kept for the life of the process. ``retain_keys=N`` bounds a
+    long-running embedded process instead: an org keeps only the entries past its snapshot and
+    the idempotency keys of its last ``N`` entries. What that gives up is the full ledger
+    history: ``read_journal`` from before the snapshot, the ledger view, a reconcile fold of the
+    whole journal and the payment-intent lookup see only what is kept, and a replay of a key
+    older than the window is no longer recognised (it would be decided again).
+    """
+
+    def __init__(self, *, retain_keys: int | None = None) -> None:
+        if retain_keys is not None and retain_keys < 1:
+            raise ValueError(f"retain_keys must be at least 1, got {retain_keys}")
         self._lock = threading.Lock()
         self._journal: dict[str, list[JournalEntry]] = defaultdict(list)
         self._keys: dict[tuple[str, str], JournalEntry] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._sorted: list[str] = []  # every org with a snapshot, sorted: the sweeps' index
+        self._retain = retain_keys
+        self._dropped: dict[str, int] = defaultdict(int)  # entries dropped before the kept ones
+        self._windows: dict[str, deque[str]] = defaultdict(deque)  # kept keys, oldest first
 
     def read_snapshot(self, org: str) -> Snapshot | None:
         """The stored snapshot, or ``None``."""
@@ -80,7 +93,10 @@ class InMemoryAccountStore:
         """Entries with ``seq > after_seq``, oldest first."""
         with self._lock:
             entries = self._journal.get(org, [])
-            return require_contiguous(org, after_seq, entries[max(after_seq, 0) :])
+            dropped = self._dropped.get(org, 0)
+            if after_seq < dropped:  # only with retain_keys: history before it is gone
+                return list(entries)
+            return require_contiguous(org, after_seq, entries[max(after_seq - dropped, 0) :])
 
     def find_entry(self, org: str, key: str) -> JournalEntry | None:
         """The entry committed under ``key``."""
@@ -93,10 +109,15 @@ class InMemoryAccountStore:
             if existing is not None:
                 raise JournalKeyExistsError(existing)
             entries = self._journal[entry.org]
-            if entry.seq != len(entries) + 1:
+            if entry.seq != self._dropped.get(entry.org, 0) + len(entries) + 1:
                 raise JournalSeqTakenError(entry.org, entry.seq)
             entries.append(entry)
             self._keys[(entry.org, entry.key)] = entry
+            if self._retain is not None:
+                window = self._windows[entry.org]
+                window.append(entry.key)
+                if len(window) > self._retain:
+                    del self._keys[(entry.org, window.popleft())]
 
     def save_snapshot(self, snapshot: Snapshot) -> bool:
         """Compare-and-set on the version."""
@@ -107,6 +128,11 @@ class InMemoryAccountStore:
             if current is None:
                 bisect.insort(self._sorted, snapshot.org)
             self._snapshots[snapshot.org] = snapshot
+            if self._retain is not None:  # the entries the snapshot holds leave the journal
+                drop = snapshot.version - self._dropped[snapshot.org]
+                if drop > 0:
+                    del self._journal[snapshot.org][:drop]
+                    self._dropped[snapshot.org] = snapshot.version
             return True
 
     def append_many(self, entries: Sequence[JournalEntry]) -> set[str]:

@@ -165,16 +165,20 @@ def bench_snapshot_sizes(client: Client, runs: Sequence[int]) -> None:
             )
 
 
-def measure(
-    call: Callable[[int], object], counter: CommandCounter, repeats: int
-) -> tuple[float, float, float, dict[str, int], dict[str, float]]:
-    """Commands per call, median and p95 ms, command names, server ms per call by name."""
+Measured = tuple[float, float, float, dict[str, int], dict[str, float], float]
+
+
+def measure(call: Callable[[int], object], counter: CommandCounter, repeats: int) -> Measured:
+    """Commands per call, median and p95 ms, command names, server ms per call by name, and
+    this process's (the client's) CPU ms per call."""
     counter.take()
     times = []
+    cpu = time.process_time()
     for i in range(repeats):
         began = time.perf_counter()
         call(i)
         times.append((time.perf_counter() - began) * 1000)
+    cpu = (time.process_time() - cpu) * 1000 / repeats
     counts, micros = counter.take()
     times.sort()
     per_call = {name: count // repeats for name, count in counts.items()}
@@ -185,6 +189,7 @@ def measure(
         times[min(len(times) - 1, int(len(times) * 0.95))],
         per_call,
         server,
+        cpu,
     )
 
 
@@ -216,19 +221,27 @@ def bench_history(client: Client, counter: CommandCounter, runs: int, repeats: i
             billing.attribute(ORG, f"cold_{i}", COSTS[i % len(COSTS)])
 
         cold_attr = measure(cold, counter, repeats)
+        bare = measure(
+            lambda i: db["bare"].insert_one({"org": ORG, "seq": i, "key": f"bare_{i}"}),
+            counter,
+            repeats,
+        )
         print(
             f"  {runs:>8,} prior runs ({len(entries):,} journal documents, loaded and indexed "
             f"in {loaded:.1f} s; first calls of the process: {dict(warm)})"
         )
-        for label, (commands, median, p95, names, server) in (
+        floors = {"gate check": 1, "attribution": 2, "attr. cold": 3, "bare insert": 1}
+        for label, (commands, median, p95, names, server, cpu) in (
             ("gate check", gate),
             ("attribution", attr),
             ("attr. cold", cold_attr),
+            ("bare insert", bare),
         ):
             detail = ", ".join(f"{name} {server[name]:.2f}" for name in names)
             print(
-                f"    {label:<11}: {commands:.2f} commands {names}; median {median:.2f} ms, "
-                f"p95 {p95:.2f} ms; server ms per call: {detail}"
+                f"    {label:<11}: {commands:.2f} commands (floor {floors[label]}) {names}; "
+                f"median {median:.2f} ms, p95 {p95:.2f} ms; server ms per call: {detail}; "
+                f"client CPU {cpu:.3f} ms ({cpu / bare[5]:.1f}x a bare insert_one)"
             )
         counter.database = ""
 

@@ -37,7 +37,8 @@ from compute_pricing.evolve import fold
 from compute_pricing.rules.attribution import parse_costs
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-TARGET = 50_000
+TARGET_QUOTA = 100_000  # attributions/s on the quota path (issue "Performance")
+TARGET_OVERFLOW = 70_000  # attributions/s on the overflow path
 COSTS = {"llm": Decimal("0.012"), "tools": Decimal("0.003")}  # 15 units a step
 _CHUNK = 500
 
@@ -191,16 +192,16 @@ def main(argv: list[str] | None = None) -> None:
         f"{platform.machine()}, one thread =="
     )
     rate_quota, billing, names = attribution_rate("big", args.orgs, args.seconds)
-    mark = "meets" if rate_quota >= TARGET else "MISSES"
+    mark = "meets" if rate_quota >= TARGET_QUOTA else "MISSES"
     print(
         f"attribute, charged to quota     : {rate_quota:>9,.0f} /s over {args.orgs} orgs "
-        f"({mark} the {TARGET:,}/s target)"
+        f"({mark} the {TARGET_QUOTA:,}/s target, ratio {rate_quota / TARGET_QUOTA:.2f})"
     )
     rate_overflow, _, _ = attribution_rate("none", args.orgs, args.seconds)
-    mark = "meets" if rate_overflow >= TARGET else "MISSES"
+    mark = "meets" if rate_overflow >= TARGET_OVERFLOW else "MISSES"
     print(
         f"attribute, overflow to extras   : {rate_overflow:>9,.0f} /s over {args.orgs} orgs "
-        f"({mark} the {TARGET:,}/s target)"
+        f"({mark} the {TARGET_OVERFLOW:,}/s target, ratio {rate_overflow / TARGET_OVERFLOW:.2f})"
     )
     rate_no_gc, _, _ = attribution_rate("big", args.orgs, args.seconds, collect=False)
     share = max(0.0, 1 - rate_quota / rate_no_gc)

@@ -54,8 +54,13 @@ def _decimal_text(value: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def canonical(value: Any) -> Any:
     """JSON-safe canonical data for ``value``: equal requests give equal data."""
+    if type(value) in _PLAIN:  # the common leaves first: no attrs or ABC checks for them
+        return value
     if attrs.has(type(value)):
         return {f.name: canonical(getattr(value, f.name)) for f in attrs.fields(type(value))}
     if isinstance(value, Mapping):
@@ -85,13 +90,26 @@ class Command:
     def request(self) -> dict[str, Any]:
         """The canonical mapping of this command's parameters (see the module docstring)."""
         found: dict[str, Any] = {}
-        for field in attrs.fields(type(self)):
-            convert: Callable[[Any], Any] | bool = field.metadata.get("request", True)
-            if convert is False:
-                continue
-            value = getattr(self, field.name)
-            found[field.name] = canonical(convert(value) if callable(convert) else value)
+        for name, convert in _request_fields(type(self)):
+            value = getattr(self, name)
+            found[name] = canonical(value if convert is None else convert(value))
         return found
+
+
+_REQUEST_FIELDS: dict[type, tuple[tuple[str, Callable[[Any], Any] | None], ...]] = {}
+
+
+def _request_fields(kind: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    """The request fields of a command class and their converters, worked out once per class."""
+    fields = _REQUEST_FIELDS.get(kind)
+    if fields is None:
+        found = []
+        for field in attrs.fields(kind):
+            convert: Callable[[Any], Any] | bool = field.metadata.get("request", True)
+            if convert is not False:
+                found.append((field.name, convert if callable(convert) else None))
+        fields = _REQUEST_FIELDS[kind] = tuple(found)
+    return fields
 
 
 @attrs.frozen

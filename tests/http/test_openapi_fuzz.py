@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 import schemathesis
-from compute_pricing.fake_gateway import FakePaymentGateway
 from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from compute_pricing import Billing, FakeClock, InMemoryStores, PackSettings, StripeSettings
+from compute_pricing.fake_gateway import FakePaymentGateway
 from compute_pricing.journal import JournalEntry
 from compute_pricing.memory import SequentialIds
 from compute_pricing.ports import AccountStore

@@ -306,3 +306,14 @@ def test_the_gateway_lists_refunds_as_refund_info() -> None:
     )
     assert [made] == list(gateway.list_refunds("ch_1"))
     assert isinstance(made, RefundInfo)
+
+
+def test_listing_refunds_without_a_gateway_fails_naming_the_configuration(
+    billing: Billing,
+) -> None:
+    """No gateway configured: charge.refunded without refunds fails (500) and debits nothing."""
+    bought_big(billing)
+    billing.gateway = None
+    with pytest.raises(WebhookHandlerError, match="no payment gateway is configured"):
+        send(billing, "evt_1", "charge.refunded", charge())
+    assert 500_000 == balance(billing)

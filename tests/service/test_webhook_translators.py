@@ -77,16 +77,16 @@ def test_a_paid_extras_checkout_credits_once_and_async_success_converges(
 
 
 def test_unpaid_failed_and_non_extras_sessions_credit_nothing(billing: Billing) -> None:
-    """Unpaid, async failure, another kind or no pack: 200 ignored, balance 0."""
+    """Unpaid, async failure, another kind, no org (unlinked customer): 200 ignored, nothing."""
     unpaid = pack_session("cs_1", None, payment_status="unpaid")
     assert "ignored" == send(billing, "evt_1", "checkout.session.completed", unpaid)
     failed = pack_session("cs_1", "pi_1")
     assert "ignored" == send(billing, "evt_2", "checkout.session.async_payment_failed", failed)
     other = {**pack_session("cs_2", "pi_2"), "metadata": {"organization_id": "org_a"}}
     assert "ignored" == send(billing, "evt_3", "checkout.session.completed", other)
-    nobody = {**pack_session("cs_3", "pi_3", org="x"), "metadata": {"kind": "extras"}}
+    nobody = {**pack_session("cs_3", "pi_3"), "metadata": {"kind": "extras", "pack_id": "small"}}
     assert "ignored" == send(billing, "evt_4", "checkout.session.completed", nobody)
-    assert 0 == balance(billing)
+    assert [] == billing.stores.accounts.read_journal("org_a")
 
 
 def test_a_subscription_checkout_links_with_the_status_fetched_from_stripe(

@@ -110,9 +110,11 @@ def dead_letter(db: Db, *event_ids: str) -> Billing:
     return billing
 
 
-def run(args: list[str], *, plugins: Path | None = None, **env: str) -> tuple[int, list[Any], str]:
+def run(
+    args: list[str], *, plugins: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[int, list[Any], str]:
     """Run the console script; exit code, its stdout JSON lines, its stderr."""
-    extra = dict(env)
+    extra = dict(env or {})
     if plugins is not None:
         extra["PYTHONPATH"] = str(plugins)
     done = subprocess.run(
@@ -256,10 +258,10 @@ def test_the_commands_read_the_environment_and_exit_2_on_connection_errors(
         "COMPUTE_PRICING_MONGODB_URI": mongo_wire_uri,
         "COMPUTE_PRICING_MONGODB_DB": db.name,
     }
-    code, lines, _ = run(["webhooks", "dead-letters"], **env)
+    code, lines, _ = run(["webhooks", "dead-letters"], env=env)
     assert (0, ["evt_a"]) == (code, [line["event_id"] for line in lines])
     env["COMPUTE_PRICING_MONGODB_URI"] = "mongodb://127.0.0.1:9/billing"
-    code, lines, stderr = run(["webhooks", "purge", "evt_a", "--timeout", "0.3"], **env)
+    code, lines, stderr = run(["webhooks", "purge", "evt_a", "--timeout", "0.3"], env=env)
     assert (2, []) == (code, lines)
     assert [
         "error: MongoDB connect failed: no MongoDB server answered at 127.0.0.1:9 within 0.3s"

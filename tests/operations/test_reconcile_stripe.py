@@ -13,6 +13,7 @@ import pytest
 import tomli_w
 
 from compute_pricing import Billing, FakeClock, cli, opscli
+from compute_pricing.errors import CorruptStateError
 from compute_pricing.events import AccountDiverged
 from compute_pricing.fake_gateway import FakePaymentGateway
 from compute_pricing.jobs import run_job
@@ -243,3 +244,28 @@ def test_a_missing_gateway_plugin_is_exit_2(
     assert "no payment gateway 'stripe' is installed (entry points compute_pricing.gateways)" in (
         capsys.readouterr().err
     )
+
+
+def test_an_unreadable_snapshot_is_that_orgs_error_and_stripe_is_not_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A snapshot that cannot be decoded: that org is an error, the others are compared."""
+    billing, gateway = linked()
+    store = billing.stores.accounts
+    read = store.read_snapshot
+
+    def corrupt_b(org: str) -> Snapshot | None:
+        if org == "org_b":
+            raise CorruptStateError(org, "snapshot", "state.week.used", "is 12.9, not an integer")
+        return read(org)
+
+    monkeypatch.setattr(store, "read_snapshot", corrupt_b)
+    summary = run_job(billing, "reconcile")
+    assert (["org_b"], 3, []) == (
+        list(summary.failed),
+        summary.processed,
+        summary.extra["divergences"],
+    )
+    assert summary.failed["org_b"].startswith("CORRUPT_STATE: ")
+    asked = sorted(c.params["subscription_id"] for c in gateway.calls_to("retrieve_subscription"))
+    assert ["sub_a", "sub_c"] == asked

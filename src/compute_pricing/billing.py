@@ -89,12 +89,18 @@ def keyed_reservation_id(key: str) -> str:
 
 
 class Stores(Protocol):
-    """The storage adapters of one back end, bundled (``MongoStores(db)``, ``InMemoryStores()``)."""
+    """The storage adapters of one back end, bundled (``MongoStores(db)``, ``InMemoryStores()``).
+
+    ``orgs`` lists every org (reconcile walks it) and ``job_cursors`` keeps each cron job's
+    resumable position; both are read by the cron runner.
+    """
 
     accounts: AccountStore
+    job_cursors: JobCursorStore
+    lock: Lock
+    orgs: OrgDirectory
     plans: PlanRepository | None
     processed_events: ProcessedEventStore
-    lock: Lock
 
 
 class InMemoryStores:

@@ -288,10 +288,14 @@ def _adjust(state: Account, c: cmd.Adjust, ctx: Context) -> Decision:
         ]
     else:
         events = _spend(state, ctx, -c.units, f"adjust:{c.ref}", use_lots=True)
-    return Decision(
-        tuple(events),
-        {"applied": True, "units": c.units, "balance": state.ledger_balance + c.units},
-    )
+    outcome: dict[str, Any] = {
+        "applied": True,
+        "units": c.units,
+        "balance": state.ledger_balance + c.units,
+    }
+    if c.reason is not None:
+        outcome["reason"] = c.reason
+    return Decision(tuple(events), outcome)
 
 
 def _debit(state: Account, c: cmd.Debit, ctx: Context) -> Decision:

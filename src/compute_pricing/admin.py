@@ -2,8 +2,9 @@
 
 ``show`` gathers what a support person needs about one org in a JSON-ready mapping (usage,
 balance, lots, subscription, the last journal entries). ``adjust`` credits (positive) or takes
-back (negative) extras units once per ``ref``, with a reason logged alongside; a retry with the
-same ``ref`` changes nothing. Both are what ``compute-pricing admin show|adjust`` call.
+back (negative) extras units once per ``ref``, with a reason journaled in the entry's outcome
+and logged alongside; a retry with the same ``ref`` and reason changes nothing. Both are what
+``compute-pricing admin show|adjust`` call.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import attrs
 
 from compute_pricing.errors import InvalidInputError
 from compute_pricing.results import CreditResult
-from compute_pricing.validation import require_org
+from compute_pricing.validation import MAX_REASON_LENGTH, require_org, validate_reason
 
 if TYPE_CHECKING:
     from compute_pricing.billing import Billing
@@ -26,8 +27,6 @@ __all__ = ["MAX_REASON_LENGTH", "AdminService"]
 
 log = logging.getLogger(__name__)
 
-#: Longest accepted adjustment reason, in characters.
-MAX_REASON_LENGTH = 500
 _MAX_ENTRIES = 100
 
 
@@ -86,15 +85,14 @@ class AdminService:
         }
 
     def adjust(self, org: str, units: int, reason: str, ref: str) -> CreditResult:
-        """Credit (or, negative, debit) ``units`` of extras once per ``ref``, logging ``reason``."""
+        """Credit (or, negative, debit) ``units`` of extras once per ``ref``, with ``reason``.
+
+        The reason is journaled with the entry (``admin show`` lists it in the entry's outcome)
+        and logged; a retry with the same ref and reason replays, another reason is a 409.
+        """
         org = require_org(org)
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidInputError("reason", reason, "must be a non-empty string")
-        if len(reason) > MAX_REASON_LENGTH:
-            raise InvalidInputError(
-                "reason", reason[:40], f"must be at most {MAX_REASON_LENGTH} characters"
-            )
-        result = self._billing.extras.adjust(org, units, ref)
+        reason = validate_reason(reason)
+        result = self._billing.extras.adjust(org, units, ref, reason=reason)
         log.info(
             "admin adjustment of %s: %+d units (%s)",
             org,

@@ -66,7 +66,9 @@ from compute_pricing.results import (
 from compute_pricing.rules.attribution import parse_costs, validate_run_id, validate_step
 from compute_pricing.rules.legacy import counter_name, current_count
 from compute_pricing.state import FAIL_CLOSED_STATUSES, Account
+from compute_pricing.stripe.handlers import handlers
 from compute_pricing.stripe.pipeline import WebhookOutcome, WebhookProcessor
+from compute_pricing.stripe.services import WebhookServices
 from compute_pricing.subscriptions import AccountChange, SubscriptionService
 from compute_pricing.timekeeping import SystemClock, month_key, to_utc_ms
 from compute_pricing.validation import require_org, require_units, validate_ref
@@ -98,12 +100,18 @@ def keyed_reservation_id(key: str) -> str:
 
 
 class Stores(Protocol):
-    """The storage adapters of one back end, bundled (``MongoStores(db)``, ``InMemoryStores()``)."""
+    """The storage adapters of one back end, bundled (``MongoStores(db)``, ``InMemoryStores()``).
+
+    ``orgs`` lists every org (reconcile walks it) and ``job_cursors`` keeps each cron job's
+    resumable position; both are read by the cron runner.
+    """
 
     accounts: AccountStore
+    job_cursors: JobCursorStore
+    lock: Lock
+    orgs: OrgDirectory
     plans: PlanRepository | None
     processed_events: ProcessedEventStore
-    lock: Lock
 
 
 class InMemoryStores:
@@ -173,8 +181,14 @@ class Billing:
         self.subscriptions = SubscriptionService(self.accounts, lambda: self.gateway)
         self.checkouts = CheckoutService(self.accounts, lambda: self.gateway)
         self.admin = AdminService(self)
-        #: Stripe webhooks: the dispatch table (``register``) and the dead-letter admin.
-        self.webhooks = WebhookProcessor(stores.processed_events, self.clock, config)
+        #: Stripe webhooks: every handled event type registered (``stripe.handlers``), and
+        #: the dead-letter admin.
+        self.webhooks = WebhookProcessor(
+            stores.processed_events,
+            self.clock,
+            config,
+            handlers(WebhookServices(self.subscriptions, lambda: self.gateway)),
+        )
 
     @classmethod
     def in_memory(

@@ -166,10 +166,16 @@ class CreditPack(Command):
 
 @attrs.frozen
 class Adjust(Command):
-    """A manual signed correction of the extras balance (support, migrations)."""
+    """A manual signed correction of the extras balance (support, migrations).
+
+    ``reason`` is journaled in the entry's outcome. It is part of the request: the ref names
+    one correction made for one reason, so the same ref with another reason is a 409 (a reused
+    ticket id, say) instead of a replay that would silently keep the first reason.
+    """
 
     ref: str
     units: int
+    reason: str | None = None
 
     def key(self, state: Account) -> str:
         """``adjust:<ref>``."""

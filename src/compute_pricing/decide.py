@@ -40,7 +40,7 @@ from compute_pricing.state import Account
 from compute_pricing.timekeeping import month_key, to_utc_ms, week_key
 from compute_pricing.validation import require_units
 
-__all__ = ["Context", "Decision", "decide", "exhausted_error", "roll_week"]
+__all__ = ["Context", "Decision", "decide", "exhausted_error", "roll_week", "take_back"]
 
 
 @attrs.frozen
@@ -288,10 +288,14 @@ def _adjust(state: Account, c: cmd.Adjust, ctx: Context) -> Decision:
         ]
     else:
         events = _spend(state, ctx, -c.units, f"adjust:{c.ref}", use_lots=True)
-    return Decision(
-        tuple(events),
-        {"applied": True, "units": c.units, "balance": state.ledger_balance + c.units},
-    )
+    outcome: dict[str, Any] = {
+        "applied": True,
+        "units": c.units,
+        "balance": state.ledger_balance + c.units,
+    }
+    if c.reason is not None:
+        outcome["reason"] = c.reason
+    return Decision(tuple(events), outcome)
 
 
 def _debit(state: Account, c: cmd.Debit, ctx: Context) -> Decision:
@@ -310,24 +314,51 @@ def _debit(state: Account, c: cmd.Debit, ctx: Context) -> Decision:
     )
 
 
-def _refund(state: Account, c: cmd.Refund, ctx: Context) -> Decision:
-    require_units("amount_cents", c.amount_cents)
-    units = refund_units(c.amount_cents, c.pack_units, c.pack_price_cents)
+def take_back(
+    state: Account,
+    ctx: Context,
+    *,
+    refund_id: str,
+    session_id: str,
+    amount_cents: int,
+    pack_units: int,
+    pack_price_cents: int,
+) -> ev.RefundApplied:
+    """Units ``amount_cents`` of a pack purchase paid for, drawn from that pack's lot first.
+
+    The one rule behind refunds and lost disputes: integer units by :func:`refund_units`, the
+    purchase's own lot drawn before any other, a shortfall left as refund debt.
+    """
+    require_units("amount_cents", amount_cents)
+    units = refund_units(amount_cents, pack_units, pack_price_cents)
     draws, shortfall = ledger.draw(
-        state.lots, units, ctx.now, first=state.lot(f"pack:{c.session_id}")
+        state.lots, units, ctx.now, first=state.lot(f"pack:{session_id}")
     )
-    event = ev.RefundApplied(
+    return ev.RefundApplied(
         org=state.org,
         at=ctx.now,
-        refund_id=c.refund_id,
-        session_id=c.session_id,
-        amount_cents=c.amount_cents,
+        refund_id=refund_id,
+        session_id=session_id,
+        amount_cents=amount_cents,
         units=units,
         draws=draws,
         debt=shortfall,
     )
+
+
+def _refund(state: Account, c: cmd.Refund, ctx: Context) -> Decision:
+    event = take_back(
+        state,
+        ctx,
+        refund_id=c.refund_id,
+        session_id=c.session_id,
+        amount_cents=c.amount_cents,
+        pack_units=c.pack_units,
+        pack_price_cents=c.pack_price_cents,
+    )
     return Decision(
-        (event,), {"applied": True, "units": units, "balance": state.ledger_balance - units}
+        (event,),
+        {"applied": True, "units": event.units, "balance": state.ledger_balance - event.units},
     )
 
 

@@ -17,11 +17,9 @@ from compute_pricing import decide as core
 from compute_pricing import events as ev
 from compute_pricing import provider_commands as pc
 from compute_pricing.errors import ConcurrencyConflictError, UnknownPackError
-from compute_pricing.money import refund_units
 from compute_pricing.rules import ledger
 from compute_pricing.rules.watermarks import is_stale, moved
 from compute_pricing.state import Account
-from compute_pricing.validation import require_units
 
 __all__ = ["DECIDERS"]
 
@@ -104,21 +102,16 @@ def _credit_paid_pack(state: Account, c: pc.CreditPaidPack, ctx: core.Context) -
 
 
 def _withdraw_dispute(state: Account, c: pc.WithdrawDispute, ctx: core.Context) -> core.Decision:
-    require_units("amount_cents", c.amount_cents)
-    units = refund_units(c.amount_cents, c.pack_units, c.pack_price_cents)
-    draws, shortfall = ledger.draw(
-        state.lots, units, ctx.now, first=state.lot(f"pack:{c.session_id}")
-    )
-    taken = ev.RefundApplied(
-        org=state.org,
-        at=ctx.now,
+    taken = core.take_back(
+        state,
+        ctx,
         refund_id=c.dispute_id,
         session_id=c.session_id,
         amount_cents=c.amount_cents,
-        units=units,
-        draws=draws,
-        debt=shortfall,
+        pack_units=c.pack_units,
+        pack_price_cents=c.pack_price_cents,
     )
+    units = taken.units
     lost = ev.DisputeLost(
         org=state.org,
         at=ctx.now,

@@ -18,7 +18,7 @@ from compute_pricing.keys import journal_key
 from compute_pricing.results import CreditResult, ExtrasBalance, LedgerPage, SweepSummary
 from compute_pricing.rules.ledger import LedgerLine, ledger_lines
 from compute_pricing.state import Account
-from compute_pricing.validation import require_org, require_units, validate_ref
+from compute_pricing.validation import require_org, require_units, validate_reason, validate_ref
 
 __all__ = ["ExtrasService"]
 
@@ -66,10 +66,18 @@ class ExtrasService:
         command = cmd.Debit(validate_ref("ref_id", ref_id), require_units("units", units))
         return _credit_result(self._accounts.execute(org, command))
 
-    def adjust(self, org: str, units: int, ref: str) -> CreditResult:
-        """A signed manual correction, once per ``ref`` (positive repays debt first)."""
+    def adjust(self, org: str, units: int, ref: str, *, reason: str | None = None) -> CreditResult:
+        """A signed manual correction, once per ``ref`` (positive repays debt first).
+
+        ``reason`` is journaled with the entry (its outcome); the same ``ref`` asked again with
+        other units or another reason is an ``IdempotencyConflictError``.
+        """
         org = require_org(org)
-        command = cmd.Adjust(validate_ref("ref", ref), require_units("units", units, signed=True))
+        command = cmd.Adjust(
+            validate_ref("ref", ref),
+            require_units("units", units, signed=True),
+            None if reason is None else validate_reason(reason),
+        )
         return _credit_result(self._accounts.execute(org, command))
 
     def refund_partial(

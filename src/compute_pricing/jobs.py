@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from compute_pricing.events import CronRunFinished
-from compute_pricing.ports import JobCursor, JobCursorStore
+from compute_pricing.ports import JobCursor
 from compute_pricing.reconcile import reconcile_all
 from compute_pricing.results import SweepSummary
 
@@ -106,11 +106,6 @@ def _sweep(
     raise ValueError(f"unknown job {job!r}: expected one of {', '.join(JOBS)}")
 
 
-def _cursors(billing: Billing) -> JobCursorStore | None:
-    cursors: JobCursorStore | None = getattr(billing.stores, "job_cursors", None)
-    return cursors
-
-
 def run_job(
     billing: Billing,
     job: str,
@@ -134,22 +129,20 @@ def run_job(
         if not held:
             log.info("cron %s: another copy holds the lease", job, extra={"job": job})
             return _finish(billing, job, SweepSummary(), {}, started, dry_run=False, lock="busy")
-        cursors = _cursors(billing)
-        cursor = cursors.load(job) if cursors is not None else None
+        cursors = billing.stores.job_cursors
+        cursor = cursors.load(job)
         after = cursor.after if cursor is not None else None
         run_started_at = billing.clock.now()
 
         def checkpoint(org: str, outcome: str) -> None:
-            if cursors is not None:
-                cursors.save(JobCursor(job, org, run_started_at, billing.clock.now()))
+            cursors.save(JobCursor(job, org, run_started_at, billing.clock.now()))
             if outcome == "error":
                 log.warning("cron %s: org %s failed", job, org, extra={"job": job, "org": org})
             if on_org is not None:
                 on_org(org, outcome)
 
         summary, extra = _sweep(billing, job, after=after, dry_run=False, on_org=checkpoint)
-        if cursors is not None:
-            cursors.clear(job)
+        cursors.clear(job)
         return _finish(
             billing, job, summary, extra, started, dry_run=False, lock="held", resumed_after=after
         )

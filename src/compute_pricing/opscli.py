@@ -7,6 +7,18 @@ Configuration comes from flags or the environment: ``--config`` / ``COMPUTE_PRIC
 ``open_stores(*, uri, db, clock, timeout_s)`` returning a context manager of ``Stores``; the
 Mongo adapter provides it, so this module imports no driver.
 
+Stripe: with ``--stripe-key`` or ``STRIPE_API_KEY`` the billing gets a payment gateway from the
+entry point ``stripe`` of ``compute_pricing.gateways``, a callable
+``open_gateway(*, api_key, api_base)`` (``api_base`` from ``COMPUTE_PRICING_STRIPE_API_BASE``,
+for a local Stripe test server; ``None`` means Stripe itself). The Stripe adapter provides it,
+so this module never imports ``stripe``. Without a key there is no gateway (reconcile then
+reports ``stripe: "not configured"``).
+
+Webhook handlers: the ``webhooks`` commands let every entry point of
+``compute_pricing.webhook_handlers`` (a callable ``register(billing) -> None``) register its
+handlers on ``billing.webhooks`` before replaying, so a replay runs the handler the web
+application would run.
+
 Exit codes: ``0`` all done, ``1`` some orgs failed (or, for ``reconcile``, diverged), ``2`` a
 configuration or connection error (one short line on stderr). A cron command prints exactly
 one JSON summary line on stdout; progress goes to stderr only when stderr is a terminal.
@@ -27,20 +39,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from compute_pricing.config import BillingConfig
-from compute_pricing.errors import BillingError, ConfigError
+from compute_pricing.errors import BillingError, ConfigError, PaymentProviderError
 from compute_pricing.jobs import DEFAULT_LOCK_TTL_SECONDS, JOBS, run_job
 from compute_pricing.timekeeping import SystemClock
 
 if TYPE_CHECKING:
     from compute_pricing.billing import Billing, Stores
-    from compute_pricing.ports import Clock
+    from compute_pricing.ports import Clock, PaymentGateway
 
 __all__ = [
     "BACKEND_GROUP",
     "CONFIG_ENV_VAR",
     "DB_ENV_VAR",
+    "GATEWAY_GROUP",
+    "HANDLERS_GROUP",
     "PAUSE_AFTER_ENV_VAR",
+    "STRIPE_API_BASE_ENV_VAR",
+    "STRIPE_KEY_ENV_VAR",
     "URI_ENV_VAR",
+    "OperatorConfigError",
+    "add_connection_options",
+    "fail",
+    "load_config",
+    "open_billing",
     "register",
 ]
 
@@ -49,6 +70,12 @@ BACKEND_GROUP = "compute_pricing.backends"
 CONFIG_ENV_VAR = "COMPUTE_PRICING_CONFIG"
 URI_ENV_VAR = "COMPUTE_PRICING_MONGODB_URI"
 DB_ENV_VAR = "COMPUTE_PRICING_MONGODB_DB"
+GATEWAY_GROUP = "compute_pricing.gateways"
+"""Entry-point group of payment gateways (``stripe = "compute_pricing_stripe.cli:..."``)."""
+HANDLERS_GROUP = "compute_pricing.webhook_handlers"
+"""Entry-point group of webhook handler registrations (``register(billing) -> None``)."""
+STRIPE_KEY_ENV_VAR = "STRIPE_API_KEY"
+STRIPE_API_BASE_ENV_VAR = "COMPUTE_PRICING_STRIPE_API_BASE"
 PAUSE_AFTER_ENV_VAR = "COMPUTE_PRICING_TEST_PAUSE_AFTER"
 """Test hook: a cron run pauses (sleeps) after this many orgs, so a test can SIGKILL it."""
 
@@ -63,7 +90,8 @@ class OperatorConfigError(Exception):
     """A configuration or connection problem: one line on stderr, exit code 2."""
 
 
-def _error(message: str) -> int:
+def fail(message: str) -> int:
+    """Write ``error: <message>`` on stderr; return the configuration exit code (2)."""
     sys.stderr.write(f"error: {message}\n")
     return _CONFIG_ERROR
 
@@ -89,21 +117,47 @@ def _config(args: argparse.Namespace) -> BillingConfig:
     return load_config(path)
 
 
-def _opener(name: str) -> Opener:
-    found = [e for e in metadata.entry_points(group=BACKEND_GROUP) if e.name == name]
+def _entry_point(group: str, name: str, what: str) -> Any:
+    found = [e for e in metadata.entry_points(group=group) if e.name == name]
     if not found:
-        raise OperatorConfigError(
-            f"no store back end {name!r} is installed (entry points {BACKEND_GROUP})"
-        )
+        raise OperatorConfigError(f"no {what} {name!r} is installed (entry points {group})")
     try:
-        return cast(Opener, found[0].load())
+        return found[0].load()
     except ImportError as exc:
-        raise OperatorConfigError(f"store back end {name!r} cannot load: {exc}") from None
+        raise OperatorConfigError(f"{what} {name!r} cannot load: {exc}") from None
+
+
+def _gateway(args: argparse.Namespace) -> PaymentGateway | None:
+    """The Stripe gateway when an API key is given, else ``None``."""
+    key = getattr(args, "stripe_key", None) or os.environ.get(STRIPE_KEY_ENV_VAR)
+    if not key:
+        return None
+    open_gateway = _entry_point(GATEWAY_GROUP, "stripe", "payment gateway")
+    api_base = os.environ.get(STRIPE_API_BASE_ENV_VAR) or None
+    return cast("PaymentGateway", open_gateway(api_key=key, api_base=api_base))
+
+
+def _register_handlers(billing: Billing) -> None:
+    """Let every ``compute_pricing.webhook_handlers`` entry point register its handlers."""
+    for entry_point in sorted(metadata.entry_points(group=HANDLERS_GROUP), key=lambda e: e.name):
+        try:
+            entry_point.load()(billing)
+        except Exception as exc:  # a broken plugin is the operator's to fix: exit 2
+            raise OperatorConfigError(
+                f"webhook handlers {entry_point.name!r} failed to register: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
 
 
 @contextmanager
-def open_billing(args: argparse.Namespace, clock: Clock | None = None) -> Iterator[Billing]:
-    """A :class:`Billing` on the configured back end, else :class:`OperatorConfigError`."""
+def open_billing(
+    args: argparse.Namespace, clock: Clock | None = None, *, handlers: bool = False
+) -> Iterator[Billing]:
+    """A :class:`Billing` on the configured back end, else :class:`OperatorConfigError`.
+
+    It has the Stripe gateway when a key is configured; ``handlers`` also registers the
+    webhook handlers of the installed plugins.
+    """
     from compute_pricing.billing import Billing  # noqa: PLC0415 - keeps `--help` light
 
     config = _config(args)
@@ -112,26 +166,35 @@ def open_billing(args: argparse.Namespace, clock: Clock | None = None) -> Iterat
         raise OperatorConfigError(f"no MongoDB URI: pass --uri or set {URI_ENV_VAR}")
     db = args.db or os.environ.get(DB_ENV_VAR)
     clock = clock or SystemClock()
-    opener = _opener(args.backend)
+    opener = cast(Opener, _entry_point(BACKEND_GROUP, args.backend, "store back end"))
+    gateway = _gateway(args)
     try:
         context = opener(uri=uri, db=db, clock=clock, timeout_s=args.timeout)
         with context as stores:
-            yield Billing(config, stores=stores, clock=clock)
+            billing = Billing(config, stores=stores, clock=clock, gateway=gateway)
+            if handlers:
+                _register_handlers(billing)
+            yield billing
     except ConfigError as exc:
         raise OperatorConfigError(f"{exc.field}: {exc.reason}") from None
     except BillingError as exc:
-        if exc.status == 503:  # the store could not be reached
-            raise OperatorConfigError(exc.message) from None
+        if exc.status == 503 and not isinstance(exc, PaymentProviderError):
+            raise OperatorConfigError(exc.message) from None  # the store could not be reached
         raise
 
 
-def _connection_options(parser: argparse.ArgumentParser) -> None:
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """``--config``, ``--uri``, ``--db``, ``--backend``, ``--timeout`` and ``--stripe-key``."""
     parser.add_argument("--config", help=f"billing.toml (default: ${CONFIG_ENV_VAR})")
     parser.add_argument("--uri", help=f"MongoDB connection URI (default: ${URI_ENV_VAR})")
     parser.add_argument("--db", help=f"database name (default: ${DB_ENV_VAR}, else the URI's)")
     parser.add_argument("--backend", default="mongo", help="store back end (default: mongo)")
     parser.add_argument(
         "--timeout", type=float, default=5.0, help="seconds to wait for the server (default 5)"
+    )
+    parser.add_argument(
+        "--stripe-key",
+        help=f"Stripe secret key, enables the Stripe checks (default: ${STRIPE_KEY_ENV_VAR})",
     )
 
 
@@ -166,9 +229,9 @@ class _Progress:
 
 def _cron(args: argparse.Namespace) -> int:
     if args.jitter_seconds < 0:
-        return _error("--jitter-seconds must be >= 0")
+        return fail("--jitter-seconds must be >= 0")
     if args.lock_ttl < 1:
-        return _error("--lock-ttl must be >= 1")
+        return fail("--lock-ttl must be >= 1")
     if args.jitter_seconds:
         jitter_sleep(random.uniform(0, args.jitter_seconds))  # noqa: S311 - not cryptographic
     progress = _Progress(args.job)
@@ -182,9 +245,9 @@ def _cron(args: argparse.Namespace) -> int:
                 on_org=progress,
             )
     except OperatorConfigError as exc:
-        return _error(str(exc))
+        return fail(str(exc))
     except BillingError as exc:  # the lease or cursor store failed: not one org's problem
-        return _error(f"{exc.code}: {exc.message}")
+        return fail(f"{exc.code}: {exc.message}")
     finally:
         progress.close()
     sys.stdout.write(json.dumps(summary.to_dict(), sort_keys=False) + "\n")
@@ -210,7 +273,7 @@ def _register_cron(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     }
     for job in JOBS:
         parser = jobs.add_parser(job, help=helps[job], description=helps[job])
-        _connection_options(parser)
+        add_connection_options(parser)
         parser.add_argument(
             "--dry-run", action="store_true", help="count what would be done; write nothing"
         )
@@ -237,7 +300,7 @@ def _admin_show(args: argparse.Namespace) -> int:
         with open_billing(args) as billing:
             view = billing.admin.show(args.org, entries=args.entries)
     except OperatorConfigError as exc:
-        return _error(str(exc))
+        return fail(str(exc))
     sys.stdout.write(json.dumps(view, indent=2) + "\n")
     return 0
 
@@ -247,7 +310,7 @@ def _admin_adjust(args: argparse.Namespace) -> int:
         with open_billing(args) as billing:
             result = billing.admin.adjust(args.org, args.units, args.reason, args.ref)
     except OperatorConfigError as exc:
-        return _error(str(exc))
+        return fail(str(exc))
     body: dict[str, Any] = {
         "org": args.org,
         "units": result.units,
@@ -265,7 +328,7 @@ def _register_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     show = commands.add_parser("show", help="usage, balance, lots and last journal entries")
     show.add_argument("org")
     show.add_argument("--entries", type=int, default=10, help="journal entries (default 10)")
-    _connection_options(show)
+    add_connection_options(show)
     show.set_defaults(func=_admin_show)
     adjust = commands.add_parser(
         "adjust", help="credit (or, negative, debit) extras units once per --ref"
@@ -274,7 +337,7 @@ def _register_admin(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     adjust.add_argument("units", type=int, help="signed whole units")
     adjust.add_argument("--reason", required=True, help="why (logged with the adjustment)")
     adjust.add_argument("--ref", required=True, help="idempotency reference (a ticket id)")
-    _connection_options(adjust)
+    add_connection_options(adjust)
     adjust.set_defaults(func=_admin_adjust)
 
 
@@ -285,7 +348,7 @@ def _config_check(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.file)
     except OperatorConfigError as exc:
-        return _error(str(exc))
+        return fail(str(exc))
     sys.stdout.write(
         f"{args.file}: ok ({len(config.plans)} plan(s), {len(config.packs)} pack(s), "
         f"compute_mode={'on' if config.compute_mode else 'off'})\n"
@@ -304,7 +367,10 @@ def _register_config(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``cron``, ``admin`` and ``config`` to the ``compute-pricing`` parser."""
+    """Add ``cron``, ``admin``, ``webhooks`` and ``config`` to the ``compute-pricing`` parser."""
+    from compute_pricing import webhookcli  # noqa: PLC0415 - it imports this module
+
     _register_cron(subparsers)
     _register_admin(subparsers)
+    webhookcli.register(subparsers)
     _register_config(subparsers)

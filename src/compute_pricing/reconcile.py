@@ -8,10 +8,11 @@ other account field, or ``journal`` when the entries up to the version are not g
 :class:`~compute_pricing.events.AccountDiverged` event per divergent org. Nothing is ever
 repaired: a divergence is for a person to look at (see the runbook in ``docs/operations.md``).
 
-Stripe: when ``billing`` has a ``gateway`` (a ``PaymentGateway``), active and past-due orgs
-whose subscription carries a provider subscription id are compared with the provider's status
-through :func:`stripe_status_divergence`; without one the summary says
-``stripe: "not configured"``.
+Stripe: when ``billing.gateway`` is set, every active, trialing or past-due org whose
+subscription is linked to a provider subscription (``Subscription.subscription_id``) is
+compared with the provider's status through :func:`stripe_status_divergence`; a difference is
+the field ``stripe_status`` (with both statuses in the summary), a provider failure is that
+org's error. Without a gateway the summary says ``stripe: "not configured"``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from compute_pricing.errors import BillingError, InvalidInputError
+from compute_pricing.errors import BillingError
 from compute_pricing.events import AccountDiverged
 from compute_pricing.evolve import fold
-from compute_pricing.ports import AccountStore, OrgDirectory, PaymentGateway
+from compute_pricing.journal import Snapshot
+from compute_pricing.ports import AccountStore, PaymentGateway
 from compute_pricing.results import SweepSummary
 from compute_pricing.state import Account
 
@@ -32,22 +34,22 @@ if TYPE_CHECKING:
     from compute_pricing.billing import Billing
 
 __all__ = [
+    "STRIPE_CHECKED",
     "ReconcileReport",
+    "StripeDivergence",
     "reconcile_account",
     "reconcile_all",
     "stripe_status_divergence",
 ]
 
 _BATCH = 500
-#: Local statuses whose provider status is worth checking.
-_STRIPE_CHECKED = frozenset({"active", "past_due"})
+#: Local subscription statuses compared with the provider's.
+STRIPE_CHECKED = frozenset({"active", "past_due", "trialing"})
 
 
-def reconcile_account(store: AccountStore, org: str, new: Account) -> tuple[str, ...]:
-    """The fields where ``org``'s snapshot differs from its journal folded onto ``new``."""
-    snapshot = store.read_snapshot(org)
-    if snapshot is None:
-        return ()
+def _journal_divergence(
+    store: AccountStore, org: str, new: Account, snapshot: Snapshot
+) -> tuple[str, ...]:
     entries = [e for e in store.read_journal(org) if e.seq <= snapshot.version]
     differs: list[str] = []
     if [e.seq for e in entries] != list(range(1, snapshot.version + 1)):
@@ -66,44 +68,70 @@ def reconcile_account(store: AccountStore, org: str, new: Account) -> tuple[str,
     return tuple(differs)
 
 
-def stripe_status_divergence(gateway: PaymentGateway, state: Account) -> str | None:
-    """``"stripe_status"`` when the provider's status differs from the local one, else ``None``.
+def reconcile_account(store: AccountStore, org: str, new: Account) -> tuple[str, ...]:
+    """The fields where ``org``'s snapshot differs from its journal folded onto ``new``."""
+    snapshot = store.read_snapshot(org)
+    return () if snapshot is None else _journal_divergence(store, org, new, snapshot)
 
-    Only active and past-due orgs whose subscription records a provider subscription id (the
-    ``subscription_id`` attribute) are asked; the others answer ``None`` without a call.
+
+@attrs.frozen
+class StripeDivergence:
+    """The provider's status of ``subscription_id`` is not the ``local`` one."""
+
+    subscription_id: str
+    local: str
+    provider: str | None
+
+    def to_dict(self) -> dict[str, str | None]:
+        """JSON-ready: ``subscription_id``, ``local``, ``stripe``."""
+        return {
+            "subscription_id": self.subscription_id,
+            "local": self.local,
+            "stripe": self.provider,
+        }
+
+
+def stripe_status_divergence(gateway: PaymentGateway, state: Account) -> StripeDivergence | None:
+    """How the provider's subscription status differs from ``state``'s, else ``None``.
+
+    Only active, trialing and past-due orgs whose subscription is linked to a provider
+    subscription (``Subscription.subscription_id``) are asked; the others answer ``None``
+    without a call. A provider failure raises its ``PaymentProviderError``.
     """
     sub = state.subscription
-    subscription_id = getattr(sub, "subscription_id", None)
-    if sub.status not in _STRIPE_CHECKED or not subscription_id:
+    if sub.status not in STRIPE_CHECKED or not sub.subscription_id:
         return None
-    info = gateway.retrieve_subscription(str(subscription_id))
-    return None if info.status == sub.status else "stripe_status"
+    info = gateway.retrieve_subscription(sub.subscription_id)
+    if info.status == sub.status:
+        return None
+    return StripeDivergence(sub.subscription_id, sub.status, info.status)
 
 
 @attrs.frozen
 class ReconcileReport:
-    """A reconciliation pass: the sweep tally, the divergent orgs, whether Stripe was asked."""
+    """A reconciliation pass: the sweep tally, the divergent orgs, whether Stripe was asked.
+
+    ``stripe_statuses`` holds, per org, the status the provider reported when it differs.
+    """
 
     summary: SweepSummary
     divergences: Mapping[str, tuple[str, ...]]
     stripe: str
+    stripe_statuses: Mapping[str, StripeDivergence] = attrs.field(factory=dict)
 
     def extra(self) -> dict[str, Any]:
-        """The summary-line fields: ``divergences`` (``[{org, fields}]``) and ``stripe``."""
-        return {
-            "divergences": [
-                {"org": org, "fields": list(fields)}
-                for org, fields in sorted(self.divergences.items())
-            ],
-            "stripe": self.stripe,
-        }
+        """The summary-line fields: ``divergences`` (``[{org, fields[, stripe]}]``), ``stripe``."""
+        found: list[dict[str, Any]] = []
+        for org, fields in sorted(self.divergences.items()):
+            item: dict[str, Any] = {"org": org, "fields": list(fields)}
+            if org in self.stripe_statuses:
+                item["stripe"] = self.stripe_statuses[org].to_dict()
+            found.append(item)
+        return {"divergences": found, "stripe": self.stripe}
 
 
-def _directory(billing: Billing) -> OrgDirectory:
-    directory: OrgDirectory | None = getattr(billing.stores, "orgs", None)
-    if directory is None:
-        raise InvalidInputError("stores", type(billing.stores).__name__, "has no org directory")
-    return directory
+def _error(exc: BillingError, prefix: str = "") -> str:
+    return f"{prefix}{exc.code}: {exc.message}"
 
 
 def reconcile_all(
@@ -112,42 +140,57 @@ def reconcile_all(
     after: str | None = None,
     on_org: Callable[[str, str], None] | None = None,
 ) -> ReconcileReport:
-    """Check every org past ``after``; ``processed`` counts orgs checked, never a write."""
-    directory = _directory(billing)
+    """Check every org past ``after``; ``processed`` counts orgs checked, never a write.
+
+    An org whose check raised (its store read, or the provider when ``billing.gateway`` is
+    set) is listed in the summary's errors, the Stripe ones prefixed ``stripe: ``; a journal
+    divergence found before a Stripe failure is still reported.
+    """
+    directory = billing.stores.orgs
     store = billing.stores.accounts
-    gateway: PaymentGateway | None = getattr(billing, "gateway", None)
+    gateway = billing.gateway
     processed = 0
     errors: dict[str, str] = {}
     divergences: dict[str, tuple[str, ...]] = {}
+    statuses: dict[str, StripeDivergence] = {}
     while True:
         batch = directory.list_orgs(after=after, limit=_BATCH)
         for org in batch:
             outcome = "processed"
+            fields: tuple[str, ...] = ()
+            snapshot: Snapshot | None = None
             try:
-                fields = reconcile_account(store, org, billing.accounts.new_account(org))
-                if gateway is not None:
-                    snapshot = store.read_snapshot(org)
-                    state = snapshot.state if snapshot is not None else None
-                    found = stripe_status_divergence(gateway, state) if state else None
-                    fields += (found,) if found else ()
-                processed += 1
+                snapshot = store.read_snapshot(org)
+                if snapshot is not None:
+                    new = billing.accounts.new_account(org)
+                    fields = _journal_divergence(store, org, new, snapshot)
             except BillingError as exc:
-                errors[org] = f"{exc.code}: {exc.message}"
+                errors[org] = _error(exc)
                 outcome = "error"
-            else:
-                if fields:
-                    divergences[org] = fields
-                    snapshot = store.read_snapshot(org)
-                    billing.events.publish(
-                        [
-                            AccountDiverged(
-                                org=org,
-                                at=billing.clock.now(),
-                                version=snapshot.version if snapshot else 0,
-                                fields=fields,
-                            )
-                        ]
-                    )
+            if gateway is not None and snapshot is not None:
+                try:
+                    status = stripe_status_divergence(gateway, snapshot.state)
+                except BillingError as exc:
+                    errors.setdefault(org, _error(exc, "stripe: "))
+                    outcome = "error"
+                else:
+                    if status is not None:
+                        statuses[org] = status
+                        fields += ("stripe_status",)
+            if outcome == "processed":
+                processed += 1
+            if fields:
+                divergences[org] = fields
+                billing.events.publish(
+                    [
+                        AccountDiverged(
+                            org=org,
+                            at=billing.clock.now(),
+                            version=snapshot.version if snapshot else 0,
+                            fields=fields,
+                        )
+                    ]
+                )
             if on_org is not None:
                 on_org(org, outcome)
         if len(batch) < _BATCH:
@@ -157,4 +200,5 @@ def reconcile_all(
         summary=SweepSummary(processed=processed, skipped=0, errors=errors),
         divergences=divergences,
         stripe="checked" if gateway is not None else "not configured",
+        stripe_statuses=statuses,
     )

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import re
 
-from compute_pricing.errors import InvalidAmountError, InvalidNameError, OrganizationRequiredError
+from compute_pricing.errors import (
+    InvalidAmountError,
+    InvalidInputError,
+    InvalidNameError,
+    OrganizationRequiredError,
+)
 
-__all__ = ["MAX_UNITS", "require_org", "require_units", "validate_ref"]
+__all__ = [
+    "MAX_REASON_LENGTH",
+    "MAX_UNITS",
+    "require_org",
+    "require_units",
+    "validate_reason",
+    "validate_ref",
+]
+
+#: Longest accepted adjustment reason, in characters.
+MAX_REASON_LENGTH = 500
 
 #: Largest unit count or amount one call may carry. Far above any real pack or run, and small
 #: enough that sums of many stay inside a 64-bit integer (what MongoDB stores).
@@ -42,4 +57,15 @@ def require_units(
     if not low <= value <= maximum or value == 0:
         allowed = f"{low}..{maximum}" + (" except 0" if signed else "")
         raise InvalidAmountError(field, value, f"must be in {allowed}")
+    return value
+
+
+def validate_reason(value: object) -> str:
+    """A free-text reason: a non-blank string of at most :data:`MAX_REASON_LENGTH` characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError("reason", value, "must be a non-empty string")
+    if len(value) > MAX_REASON_LENGTH:
+        raise InvalidInputError(
+            "reason", value[:40], f"must be at most {MAX_REASON_LENGTH} characters"
+        )
     return value

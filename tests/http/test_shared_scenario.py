@@ -172,3 +172,20 @@ def test_no_route_and_no_gate_reads_or_writes_another_org(serve: Serve, clock: F
     assert 200 == run(client, A, "run_big", "0.9").status_code
     assert 402 == run(client, A, "run_more", "0.1").status_code
     assert 200 == run(client, B, "run_b2", "0.1").status_code
+
+
+def test_a_replayed_run_with_other_costs_is_a_409_and_writes_nothing(
+    serve: Serve, clock: FakeClock
+) -> None:
+    """The same run id again: a replay (200, charged once); with other costs: 409, no write."""
+    billing = compute_billing(clock)
+    client = serve(billing)
+    first = run(client, A, "run_1", "0.1")
+    again = run(client, A, "run_1", "0.1")
+    assert (200, 200, 100) == (first.status_code, again.status_code, again.json()["units"])
+    before = journal(billing, "org_a")
+    conflict = run(client, A, "run_1", "0.2")
+    status, code, details = error(conflict)
+    assert (409, "IDEMPOTENCY_CONFLICT", "attr:run_1:initial") == (status, code, details["key"])
+    assert before == journal(billing, "org_a")
+    assert 100 == client.get("/billing/usage", headers=A).json()["compute_used"]

@@ -275,8 +275,8 @@ def test_in_process_cron_and_admin_commands_share_the_wire_database(
     assert [(495, False), (495, True)] == [(o["balance"], o["replayed"]) for o in outputs]
     assert 0 == cli.main(["admin", "show", "org_0", "--entries", "1"])
     view = json.loads(capsys.readouterr().out)
-    assert (["adjust:t_1"], 495) == (
-        [entry["key"] for entry in view["journal"]],
+    assert ([("adjust:t_1", "double charge")], 495) == (
+        [(entry["key"], entry["outcome"]["reason"]) for entry in view["journal"]],
         view["balance"]["balance"],
     )
 

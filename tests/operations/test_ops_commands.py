@@ -7,20 +7,24 @@ import logging
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import attrs
 import pytest
 import tomli_w
 
 from compute_pricing import Billing, FakeClock, cli, opscli
-from compute_pricing.errors import ComputeExhaustedError, InvalidInputError, PlanNotConfiguredError
+from compute_pricing.errors import (
+    ComputeExhaustedError,
+    IdempotencyConflictError,
+    InvalidInputError,
+    PlanNotConfiguredError,
+)
 from compute_pricing.events import AccountDiverged, CronRunFinished
 from compute_pricing.jobs import run_job
 from compute_pricing.journal import Snapshot
 from compute_pricing.memory import EventRecorder
-from compute_pricing.payments import SubscriptionInfo
-from compute_pricing.reconcile import reconcile_account, stripe_status_divergence
+from compute_pricing.reconcile import reconcile_account
 from tests.conftest import START, compute_config
 
 GOOD_TOML = """\
@@ -208,7 +212,7 @@ def test_a_resumed_run_starts_past_the_cursor_and_clears_it() -> None:
 
     billing, clock = seeded()
     clock.advance(timedelta(days=40))
-    cursors = billing.stores.job_cursors  # type: ignore[attr-defined]
+    cursors = billing.stores.job_cursors
     cursors.save(JobCursor("weekly-reset", "org_0", START, START))
     summary = run_job(billing, "weekly-reset")
     assert ("org_0", 2) == (summary.resumed_after, summary.processed)
@@ -243,52 +247,6 @@ def test_reconcile_finds_an_edited_snapshot_and_publishes_the_divergence() -> No
     assert isinstance(billing.events, EventRecorder)
     diverged = [e for e in billing.events.published if isinstance(e, AccountDiverged)]
     assert [("org_2", ("journal", "balance", "lots"))] == [(e.org, e.fields) for e in diverged]
-
-
-class _Gateway:
-    """A gateway stub answering one subscription status."""
-
-    def __init__(self, status: str) -> None:
-        self.status = status
-        self.asked: list[str] = []
-
-    def retrieve_subscription(self, subscription_id: str) -> SubscriptionInfo:
-        """The stub's status for any id."""
-        self.asked.append(subscription_id)
-        return SubscriptionInfo(
-            subscription_id=subscription_id, customer_id=None, status=self.status
-        )
-
-
-@attrs.frozen
-class _StripeSubscription:
-    """A subscription carrying a provider id (as the Stripe slice will add)."""
-
-    plan_id: str
-    status: str
-    subscription_id: str | None
-
-
-def test_stripe_status_is_compared_only_when_a_subscription_id_is_known() -> None:
-    """Differing status: ``stripe_status``; same status or no id: nothing, and no call."""
-    billing, _ = seeded(1)
-    state = billing.accounts.peek("org_0")
-    gateway = _Gateway("canceled")
-    assert stripe_status_divergence(gateway, state) is None  # type: ignore[arg-type]
-    with_id = attrs.evolve(
-        state, subscription=cast(Any, _StripeSubscription("starter", "active", "sub_1"))
-    )
-    assert "stripe_status" == stripe_status_divergence(gateway, with_id)  # type: ignore[arg-type]
-    assert stripe_status_divergence(_Gateway("active"), with_id) is None  # type: ignore[arg-type]
-    assert ["sub_1"] == gateway.asked
-
-
-def test_reconcile_with_a_gateway_says_stripe_was_checked() -> None:
-    """With ``billing.gateway`` set the summary records ``stripe: checked``."""
-    billing, _ = seeded(1)
-    billing.gateway = cast(Any, _Gateway("active"))
-    summary = run_job(billing, "reconcile")
-    assert ("checked", []) == (summary.extra["stripe"], summary.extra["divergences"])
 
 
 # -- admin -------------------------------------------------------------------------------------
@@ -326,6 +284,50 @@ def test_admin_adjust_is_idempotent_by_ref_and_logs_the_reason(
     for bad in ("", "   ", "x" * 501):
         with pytest.raises(InvalidInputError, match="reason"):
             billing.admin.adjust("org_0", 1, bad, "ticket_43")
+
+
+def test_admin_adjust_journals_its_reason_and_show_lists_it() -> None:
+    """The reason is in the entry's outcome; ``show`` lists it with the entry."""
+    billing, _ = seeded(1)
+    billing.admin.adjust("org_0", -20, "double charge, ticket 7", "ticket_7")
+    entry = billing.stores.accounts.find_entry("org_0", "adjust:ticket_7")
+    assert entry is not None
+    assert "double charge, ticket 7" == entry.outcome["reason"]
+    view = billing.admin.show("org_0", entries=1)
+    assert [("adjust:ticket_7", -20, "double charge, ticket 7")] == [
+        (e["key"], e["outcome"]["units"], e["outcome"]["reason"]) for e in view["journal"]
+    ]
+
+
+def test_the_same_ref_with_another_reason_is_a_conflict_and_writes_nothing() -> None:
+    """A reason is part of the request: another reason for the ref is a 409 on ``reason``."""
+    billing, _ = seeded(1)
+    billing.admin.adjust("org_0", 25, "goodwill", "ticket_8")
+    version = billing.accounts.load("org_0")[1]
+    with pytest.raises(IdempotencyConflictError) as raised:
+        billing.admin.adjust("org_0", 25, "another incident", "ticket_8")
+    assert ("adjust:ticket_8", "reason", 409) == (
+        raised.value.key,
+        raised.value.field,
+        raised.value.status,
+    )
+    assert (version, 525) == (
+        billing.accounts.load("org_0")[1],
+        billing.extras.balance("org_0").balance,
+    )
+
+
+def test_extras_adjust_takes_an_optional_reason() -> None:
+    """Without a reason the outcome has none; a blank reason is refused before any write."""
+    billing, _ = seeded(1)
+    billing.extras.adjust("org_0", 5, "migration_1")
+    entry = billing.stores.accounts.find_entry("org_0", "adjust:migration_1")
+    assert entry is not None
+    assert "reason" not in entry.outcome
+    assert billing.extras.adjust("org_0", 5, "migration_1").replayed
+    with pytest.raises(InvalidInputError, match="reason"):
+        billing.extras.adjust("org_0", 5, "migration_2", reason=" ")
+    assert billing.stores.accounts.find_entry("org_0", "adjust:migration_2") is None
 
 
 def test_gate_refusals_are_logged_with_structured_fields(

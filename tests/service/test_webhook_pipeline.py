@@ -151,7 +151,7 @@ def test_a_handler_returning_nonsense_counts_as_a_failure(setup: Callable[..., S
     assert (1, "evt_1") == (caught.value.attempts, caught.value.event_id)
     record = store.get("evt_1")
     assert record is not None
-    assert "ValueError: handler returned 'ok', not applied or stale" == record.last_error
+    assert "ValueError: handler returned 'ok', not applied, ignored or stale" == record.last_error
 
 
 def test_four_failures_then_success_applies_once(setup: Callable[..., Setup]) -> None:
@@ -397,7 +397,10 @@ def test_billing_handles_signed_webhooks_and_exposes_the_admin() -> None:
     """The facade verifies and dispatches through ``billing.webhooks``; dead letters replay."""
     clock = FakeClock(T0)
     billing = Billing.in_memory(config(), clock=clock)
-    assert outcome("ignored") == billing.handle_stripe_webhook(body(), signed(body(), clock))
+    unhandled = body("evt_0", "payout.paid")
+    assert outcome("ignored", "evt_0", event_type="payout.paid") == billing.handle_stripe_webhook(
+        unhandled, signed(unhandled, clock)
+    )
     handler = FlakyHandler(failures=5)
     billing.webhooks.register(TYPE, handler)
     for _ in range(4):

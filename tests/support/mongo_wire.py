@@ -26,14 +26,13 @@ import fcntl
 import glob
 import os
 import re
-import selectors
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO
+
+from tests.support.child_servers import check, run, stop, wait_ready
 
 MONGOECO_VERSION = "4.11.0"
 """The mongoeco release the wire tests are pinned to."""
@@ -47,10 +46,8 @@ PYTHON313_ENV_VAR = "COMPUTE_PRICING_PYTHON313"
 VENV_DIR_NAME = ".venv-mongoeco"
 PYENV_GLOB = "/root/.pyenv/versions/3.13*/bin/python3.13"
 READY_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 10.0
 PIP_TIMEOUT_SECONDS = 900.0
 _PROBE_TIMEOUT_SECONDS = 30.0
-_READY_LINE = re.compile(rb"^READY (\d+)\s*$")
 _VERSION_SCRIPT = "import sys; print('%d.%d' % sys.version_info[:2]); print(sys.executable)"
 _INSTALLED_SCRIPT = (
     "import importlib.metadata as m, importlib.util as u\n"
@@ -62,18 +59,6 @@ _INSTALLED_SCRIPT = (
 )
 
 
-def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run ``args`` (an interpreter and its arguments, never a shell string)."""
-    return subprocess.run(
-        args,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def _python_version(candidate: str) -> tuple[tuple[int, int], Path] | None:
     """Return ``((major, minor), real executable)`` of a working interpreter, else None.
 
@@ -81,7 +66,7 @@ def _python_version(candidate: str) -> tuple[tuple[int, int], Path] | None:
     not activated) yield None rather than an error.
     """
     try:
-        result = _run([candidate, "-c", _VERSION_SCRIPT], _PROBE_TIMEOUT_SECONDS)
+        result = run([candidate, "-c", _VERSION_SCRIPT], _PROBE_TIMEOUT_SECONDS)
     except (OSError, subprocess.SubprocessError):
         return None
     lines = result.stdout.split()
@@ -136,17 +121,10 @@ def find_python313() -> Path:
 def _installed_mongoeco(python: Path) -> str:
     """Return the mongoeco version importable by ``python`` ('' if absent or no bson)."""
     try:
-        result = _run([str(python), "-c", _INSTALLED_SCRIPT], _PROBE_TIMEOUT_SECONDS)
+        result = run([str(python), "-c", _INSTALLED_SCRIPT], _PROBE_TIMEOUT_SECONDS)
     except (OSError, subprocess.SubprocessError):
         return ""
     return result.stdout.strip() if result.returncode == 0 else ""
-
-
-def _check(result: subprocess.CompletedProcess[str], what: str) -> None:
-    """Raise RuntimeError with the tool's output if ``result`` failed."""
-    if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip()[-4000:]
-        raise RuntimeError(f"{what} failed with exit code {result.returncode}:\n{output}")
 
 
 def ensure_mongoeco_venv(root: Path) -> Path:
@@ -179,16 +157,16 @@ def ensure_mongoeco_venv(root: Path) -> Path:
                 with contextlib.suppress(OSError):
                     venv.rmdir()  # only succeeds if we left it empty
                 raise
-            _check(
-                _run(
+            check(
+                run(
                     [str(interpreter), "-m", "venv", "--clear", str(venv)],
                     PIP_TIMEOUT_SECONDS,
                 ),
                 f"creating {venv} with {interpreter}",
             )
         pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
-        _check(
-            _run([*pip, MONGOECO_REQUIREMENT], PIP_TIMEOUT_SECONDS),
+        check(
+            run([*pip, MONGOECO_REQUIREMENT], PIP_TIMEOUT_SECONDS),
             f"pip install {MONGOECO_REQUIREMENT} into {venv}",
         )
         installed = _installed_mongoeco(python)
@@ -200,59 +178,6 @@ def ensure_mongoeco_venv(root: Path) -> Path:
         return python
     finally:
         os.close(lock)  # closing the descriptor releases the flock
-
-
-def _read_stderr(stderr: IO[bytes]) -> str:
-    """Return everything the server wrote to its stderr file so far."""
-    stderr.flush()
-    stderr.seek(0)
-    return stderr.read().decode("utf-8", errors="replace").strip()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], stderr: IO[bytes], timeout: float) -> int:
-    """Wait for the ``READY <port>`` line and return the port.
-
-    Raises:
-        RuntimeError: on timeout, early exit or unexpected output, with stderr.
-    """
-    if process.stdout is None:  # pragma: no cover - Popen is always given stdout=PIPE
-        raise RuntimeError("mongoeco server was started without a stdout pipe")
-    fd = process.stdout.fileno()
-    deadline = time.monotonic() + timeout
-    buffer = b""
-    problem = f"no READY line within {timeout:.0f}s"
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while b"\n" not in buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not selector.select(remaining):
-                break
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                problem = f"server exited early (exit code {process.wait(5)})"
-                break
-            buffer += chunk
-        else:
-            line = buffer.split(b"\n", 1)[0]
-            match = _READY_LINE.match(line)
-            if match:
-                return int(match.group(1))
-            problem = f"unexpected first stdout line {line!r}"
-    raise RuntimeError(
-        f"mongoeco server {process.args!r} did not become ready: {problem}; "
-        f"stdout so far {buffer!r}; stderr:\n{_read_stderr(stderr)}"
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server, escalating to SIGKILL if it does not exit in time."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT_SECONDS)
 
 
 @contextlib.contextmanager
@@ -300,9 +225,9 @@ def mongoeco_server_process(
             stderr=stderr,
         )
         try:
-            port = _wait_ready(process, stderr, timeout)
+            port = wait_ready(process, stderr, timeout, name="mongoeco server")
             yield f"mongodb://127.0.0.1:{port}/?directConnection=true", process
         finally:
-            _stop(process)
+            stop(process)
             if process.stdout is not None:
                 process.stdout.close()

@@ -27,6 +27,7 @@ from compute_pricing.http.routes import (
     parse_query,
 )
 from compute_pricing.http.schemas import ErrorBody
+from compute_pricing.http.stripe_routes import SIGNATURE_HEADER, StripeHandlers
 from compute_pricing.http.table import billing_routes
 from compute_pricing.http.values import Headers, HttpRequest, HttpResponse
 
@@ -35,6 +36,7 @@ __all__ = [
     "IDEMPOTENCY_HEADER",
     "INTERNAL_ERROR_CODE",
     "REMAINING_HEADER",
+    "SIGNATURE_HEADER",
     "BillingHandlers",
     "ErrorBody",
     "Headers",
@@ -43,6 +45,7 @@ __all__ = [
     "Principal",
     "PrincipalResolver",
     "RouteSpec",
+    "StripeHandlers",
     "billing_routes",
     "error_body",
     "error_response",

@@ -139,6 +139,7 @@ class Subscription(_Model):
 
 class _SubscriptionDetails(_Model):
     subscription: ExpandableId | None = None
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class InvoiceParent(_Model):
@@ -154,6 +155,8 @@ class Invoice(_Model):
     customer: ExpandableId | None = None
     subscription: ExpandableId | None = None
     parent: InvoiceParent | None = None
+    subscription_details: _SubscriptionDetails | None = None
+    metadata: Metadata = Field(default_factory=dict)
 
     @property
     def subscription_id(self) -> str | None:
@@ -162,6 +165,20 @@ class Invoice(_Model):
         if details is not None and details.subscription is not None:
             return details.subscription
         return self.subscription
+
+    @property
+    def organization_id(self) -> str | None:
+        """The org the invoice's own metadata names, else its subscription's metadata snapshot.
+
+        The snapshot is ``parent.subscription_details.metadata`` on current API versions and
+        the top-level ``subscription_details.metadata`` on older ones.
+        """
+        current = self.parent.subscription_details if self.parent else None
+        details = [d for d in (current, self.subscription_details) if d is not None]
+        for metadata in (self.metadata, *(d.metadata for d in details)):
+            if metadata.get("organization_id"):
+                return metadata["organization_id"]
+        return None
 
 
 class Refund(_Model):
@@ -176,10 +193,14 @@ class Refund(_Model):
 
 class _RefundList(_Model):
     data: list[Refund] = Field(default_factory=list)
+    has_more: bool = False
 
 
 class Charge(_Model):
-    """A charge (``charge.refunded``); ``refunds`` is absent from newer API versions."""
+    """A charge (``charge.refunded``); ``refunds`` is absent from newer API versions.
+
+    An embedded list holds Stripe's first page only: ``refunds.has_more`` says there are more.
+    """
 
     id: str
     payment_intent: ExpandableId | None = None
@@ -195,6 +216,7 @@ class Dispute(_Model):
     payment_intent: ExpandableId | None = None
     amount: Amount
     status: str
+    reason: str | None = None
 
 
 class Customer(_Model):

@@ -8,8 +8,9 @@
 3. The object is parsed with its model (400 if malformed, still before any write), then the
    event id is claimed. An event already done answers ``duplicate``; a dead letter answers
    ``dead_lettered`` without running (both 200: Stripe must stop retrying).
-4. The handler runs. Its result string (``applied`` or ``stale``) becomes the outcome and the
-   claim is marked done. If it raises, the failure is counted with its message: below
+4. The handler runs. Its result string (``applied``, ``stale`` or ``ignored``: it ran and found
+   nothing to change, e.g. an unpaid session or a refund of no known pack) becomes the outcome
+   and the claim is marked done. If it raises, the failure is counted with its message: below
    ``webhook_max_attempts`` a :class:`~compute_pricing.errors.WebhookHandlerError` (500) is
    raised so Stripe retries; at the limit the event becomes a dead letter, answered 200.
 
@@ -39,11 +40,11 @@ __all__ = ["RESULTS", "Handler", "WebhookOutcome", "WebhookProcessor"]
 log = logging.getLogger(__name__)
 
 Handler = Callable[[StripeEvent], str]
-"""Applies one parsed event; returns ``"applied"`` or ``"stale"``; raises to be retried."""
+"""Applies one parsed event; answers ``applied``, ``stale`` or ``ignored``; raises to retry."""
 
 #: Every ``WebhookOutcome.result``.
 RESULTS = frozenset({"applied", "duplicate", "ignored", "stale", "dead_lettered"})
-_HANDLER_RESULTS = frozenset({"applied", "stale"})
+_HANDLER_RESULTS = frozenset({"applied", "ignored", "stale"})
 
 
 @attrs.frozen
@@ -52,7 +53,8 @@ class WebhookOutcome:
 
     ``result`` is one of ``applied`` (the handler ran), ``stale`` (it ran and found the event
     older than what the account already reflects), ``duplicate`` (done before), ``ignored``
-    (no handler for the type) or ``dead_lettered`` (failed too often; an operator replays it).
+    (no handler for the type, or the handler found nothing to change) or ``dead_lettered``
+    (failed too often; an operator replays it).
     """
 
     status: int
@@ -72,7 +74,7 @@ class WebhookOutcome:
 
 def _checked(result: str) -> str:
     if result not in _HANDLER_RESULTS:
-        raise ValueError(f"handler returned {result!r}, not applied or stale")
+        raise ValueError(f"handler returned {result!r}, not applied, ignored or stale")
     return result
 
 

@@ -13,15 +13,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
-import selectors
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+
+from tests.support.child_servers import check, run, stop, wait_ready
 
 LOCALSTRIPE_VERSION = "1.15.10"
 """The localstripe release the Stripe tests are pinned to."""
@@ -32,9 +30,7 @@ REQUIREMENTS = (f"localstripe=={LOCALSTRIPE_VERSION}", "aiohttp==3.14.5")
 VENV_DIR_NAME = ".venv-localstripe"
 SERVER_SCRIPT = Path(__file__).with_name("server.py")
 READY_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 10.0
 PIP_TIMEOUT_SECONDS = 900.0
-_READY_LINE = re.compile(rb"^READY (\d+)\s*$")
 _VERSION_SCRIPT = (
     "import importlib.metadata as m\n"
     "try:\n"
@@ -44,27 +40,15 @@ _VERSION_SCRIPT = (
 )
 
 
-def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
-    )
-
-
 def _installed(python: Path) -> str:
     """``"<localstripe> <aiohttp>"`` versions importable by ``python`` ('' if absent)."""
     if not python.exists():
         return ""
     try:
-        result = _run([str(python), "-c", _VERSION_SCRIPT], 60)
+        result = run([str(python), "-c", _VERSION_SCRIPT], 60)
     except (OSError, subprocess.SubprocessError):
         return ""
     return result.stdout.strip() if result.returncode == 0 else ""
-
-
-def _check(result: subprocess.CompletedProcess[str], what: str) -> None:
-    if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip()[-4000:]
-        raise RuntimeError(f"{what} failed with exit code {result.returncode}:\n{output}")
 
 
 def ensure_localstripe_venv(root: Path) -> Path:
@@ -83,50 +67,18 @@ def ensure_localstripe_venv(root: Path) -> Path:
         if _installed(python) == wanted:
             return python
         if not python.exists():
-            _check(
-                _run([sys.executable, "-m", "venv", "--clear", str(venv)], PIP_TIMEOUT_SECONDS),
+            check(
+                run([sys.executable, "-m", "venv", "--clear", str(venv)], PIP_TIMEOUT_SECONDS),
                 f"creating {venv}",
             )
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        _check(_run([*pip, *REQUIREMENTS], PIP_TIMEOUT_SECONDS), f"pip install into {venv}")
+        check(run([*pip, *REQUIREMENTS], PIP_TIMEOUT_SECONDS), f"pip install into {venv}")
         found = _installed(python)
         if found != wanted:
             raise RuntimeError(f"{venv}: expected {wanted!r} after install, found {found!r}")
         return python
     finally:
         os.close(lock)
-
-
-def _read(stream: IO[bytes]) -> str:
-    stream.flush()
-    stream.seek(0)
-    return stream.read().decode("utf-8", errors="replace").strip()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], stderr: IO[bytes], timeout: float) -> int:
-    """The port of the ``READY <port>`` line, or RuntimeError with the server's stderr."""
-    assert process.stdout is not None
-    fd = process.stdout.fileno()
-    deadline = time.monotonic() + timeout
-    buffer = b""
-    problem = f"no READY line within {timeout:.0f}s"
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while b"\n" not in buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not selector.select(remaining):
-                break
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                problem = f"server exited early (exit code {process.wait(5)})"
-                break
-            buffer += chunk
-        else:
-            match = _READY_LINE.match(buffer.split(b"\n", 1)[0])
-            if match:
-                return int(match.group(1))
-            problem = f"unexpected first line {buffer!r}"
-    raise RuntimeError(f"Stripe test server did not start: {problem}; stderr:\n{_read(stderr)}")
 
 
 @contextlib.contextmanager
@@ -141,15 +93,9 @@ def stripe_server(python: Path, *, timeout: float = READY_TIMEOUT_SECONDS) -> It
             cwd=tempfile.gettempdir(),
         )
         try:
-            port = _wait_ready(process, stderr, timeout)
+            port = wait_ready(process, stderr, timeout, name="Stripe test server")
             yield f"http://127.0.0.1:{port}"
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(STOP_TIMEOUT_SECONDS)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(STOP_TIMEOUT_SECONDS)
+            stop(process)
             if process.stdout is not None:
                 process.stdout.close()

@@ -57,16 +57,40 @@ def _decimal_text(value: Decimal) -> str:
 _PLAIN = frozenset({str, int, bool, type(None)})
 
 
+def _canonical_mapping(value: Mapping[Any, Any]) -> dict[str, Any]:
+    return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+
+
+def _canonical_sequence(value: tuple[Any, ...] | list[Any]) -> list[Any]:
+    return [canonical(v) for v in value]
+
+
+#: Exact types that are not attrs classes, mapped to the branch ``canonical`` takes for them
+#: (the same branch its ``isinstance`` chain would reach), so the hot path skips the
+#: ``attrs.has`` and ABC checks. Subclasses still go through the generic chain.
+_EXACT: dict[type, Callable[[Any], Any]] = {
+    dict: _canonical_mapping,
+    tuple: _canonical_sequence,
+    list: _canonical_sequence,
+    Decimal: _decimal_text,
+    datetime: datetime.isoformat,
+}
+
+
 def canonical(value: Any) -> Any:
     """JSON-safe canonical data for ``value``: equal requests give equal data."""
-    if type(value) in _PLAIN:  # the common leaves first: no attrs or ABC checks for them
+    kind = type(value)
+    if kind in _PLAIN:  # the common leaves first: no attrs or ABC checks for them
         return value
-    if attrs.has(type(value)):
+    exact = _EXACT.get(kind)
+    if exact is not None:
+        return exact(value)
+    if attrs.has(kind):
         return {f.name: canonical(getattr(value, f.name)) for f in attrs.fields(type(value))}
     if isinstance(value, Mapping):
-        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+        return _canonical_mapping(value)
     if isinstance(value, (tuple, list)):
-        return [canonical(v) for v in value]
+        return _canonical_sequence(value)
     if isinstance(value, Decimal):
         return _decimal_text(value)
     if isinstance(value, datetime):

@@ -63,6 +63,45 @@ def _active(versions: Sequence[Plan], plan_id: str, at: datetime) -> Plan:
     return max(effective, key=lambda plan: plan.version)
 
 
+@attrs.frozen
+class _InForce:
+    """The answer of :func:`_active` for one version list, valid for ``low <= at < high``.
+
+    Between two consecutive ``effective_from``/``effective_until`` instants of the list's
+    versions no version starts or stops being in force, so every ``at`` there has the same
+    answer (``None`` bounds are open).
+    """
+
+    versions: Sequence[Plan]
+    plan: Plan
+    low: datetime | None
+    high: datetime | None
+
+    def holds(self, versions: Sequence[Plan], at: datetime) -> bool:
+        """Whether this answer is the one for ``versions`` (the same list) at ``at``."""
+        return (
+            versions is self.versions
+            and (self.low is None or self.low <= at)
+            and (self.high is None or at < self.high)
+        )
+
+
+def _in_force(versions: Sequence[Plan], plan_id: str, at: datetime) -> _InForce:
+    """:func:`_active` at ``at`` with the instants around ``at`` where the answer may change."""
+    plan = _active(versions, plan_id, at)
+    low: datetime | None = None
+    high: datetime | None = None
+    for version in versions:
+        for edge in (version.effective_from, version.effective_until):
+            if edge is None:
+                continue
+            if edge <= at:
+                low = edge if low is None or edge > low else low
+            else:
+                high = edge if high is None or edge < high else high
+    return _InForce(versions=versions, plan=plan, low=low, high=high)
+
+
 class StaticPlanCatalog:
     """Plans exactly as the config lists them; read-only. Implements ``PlanCatalog``."""
 
@@ -112,6 +151,7 @@ class CachedPlanCatalog:
         self._lock = threading.Lock()
         self._exact: dict[tuple[str, int], Plan] = {}
         self._lists: dict[str, tuple[list[Plan], datetime]] = {}
+        self._in_force: dict[str, _InForce] = {}
         if isinstance(publisher, EventRecorder):
             publisher.subscribe(self._on_event, PlanVersionBumped)
 
@@ -157,7 +197,17 @@ class CachedPlanCatalog:
 
     def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:
         """The version in force at ``at`` (now by default), from the cached version list."""
-        return _active(self._versions(plan_id), plan_id, at or self._clock.now())
+        versions = self._versions(plan_id)
+        at = at or self._clock.now()
+        # Every commit resolves the default plan: the answer is kept per cached version list
+        # (a refreshed or invalidated list is another object) while ``at`` stays between the
+        # same two version edges, where it cannot change.
+        known = self._in_force.get(plan_id)
+        if known is not None and known.holds(versions, at):
+            return known.plan
+        found = _in_force(versions, plan_id, at)
+        self._in_force[plan_id] = found
+        return found.plan
 
     def get_plan_by_version(self, plan_id: str, version: int) -> Plan:
         """Exactly that version (cached forever once found; misses are never cached)."""
@@ -195,7 +245,9 @@ class CachedPlanCatalog:
             if plan_id is None:
                 self._lists.clear()
                 self._exact.clear()
+                self._in_force.clear()
             else:
                 self._lists.pop(plan_id, None)
+                self._in_force.pop(plan_id, None)
                 for key in [key for key in self._exact if key[0] == plan_id]:
                     del self._exact[key]

@@ -100,6 +100,23 @@ def test_active_lookups_expire_after_the_ttl() -> None:
     assert 1 == repository.reads
 
 
+def test_remembered_active_version_changes_exactly_at_a_version_edge() -> None:
+    """The cached catalog answers v1 up to the instant before day 10 and v2 from day 10 on."""
+    clock = FakeClock(START)
+    catalog = CachedPlanCatalog.seeded(InMemoryPlanRepository(), CONFIG, clock, EventRecorder())
+    edge = START + timedelta(days=10)
+    instants = [
+        START,
+        edge - timedelta(microseconds=1),
+        edge,
+        edge + timedelta(days=1),
+        edge - timedelta(days=1),
+        START - timedelta(days=1),
+    ]
+    assert [1, 1, 2, 2, 1, 1] == [catalog.get_active_plan("team", at).version for at in instants]
+    assert ["free"] * 2 == [catalog.get_active_plan("free", at).plan_id for at in instants[:2]]
+
+
 def test_bump_publishes_the_next_version_and_every_catalog_drops_its_cache() -> None:
     """bump_version closes v2, publishes v3 and a plan.version_bumped event others act on."""
     clock = FakeClock(START + timedelta(days=11))

@@ -43,7 +43,7 @@ def _start(uri: str, db: str, name: str) -> subprocess.Popen[str]:
 def test_two_processes_lose_nothing_and_double_nothing(
     mongo_wire_uri: str, mongo_wire_databases: DatabaseFactory
 ) -> None:
-    """150 own runs each + 30 runs both send: every unit counted once, journal seqs gapless."""
+    """Racing, 150 own runs each + 30 both send: every unit once, caches fall back, seqs gapless."""
     db = mongo_wire_databases()
     clock = FakeClock(datetime.fromisoformat(START_ISO))
     billing = Billing(config(), stores=MongoStores(db, clock=clock), clock=clock)
@@ -54,7 +54,11 @@ def test_two_processes_lose_nothing_and_double_nothing(
         for worker in workers:
             assert worker.stdout is not None
             assert "READY\n" == worker.stdout.readline()
-        outputs = [worker.communicate("go\n", timeout=TIMEOUT_SECONDS) for worker in workers]
+        for worker in workers:  # release both before waiting for either, so they race
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        outputs = [worker.communicate(timeout=TIMEOUT_SECONDS) for worker in workers]
     finally:
         for worker in workers:
             if worker.poll() is None:  # pragma: no cover - only when a worker hangs
@@ -68,6 +72,9 @@ def test_two_processes_lose_nothing_and_double_nothing(
     ]
     assert expected_units == sum(report["applied"] for report in reports)
     assert [1] * SHARED == shared_replays  # each shared run: applied by one, replayed by other
+    # both write with their snapshot caches on: the other's commits make each fall back
+    assert 0 < sum(report["cache_fallbacks"] for report in reports)
+    assert all(report["cache_hits"] > RUNS for report in reports)  # the fast path was taken
     usage = billing.usage("org_shared")
     assert (expected_units, 5_000 - (expected_units - 1_000)) == (
         usage["compute_used"],

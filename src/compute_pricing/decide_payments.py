@@ -13,9 +13,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from compute_pricing import decide as core
 from compute_pricing import events as ev
 from compute_pricing import provider_commands as pc
+from compute_pricing.decide_common import Context, Decision
+from compute_pricing.decide_extras import take_back
 from compute_pricing.errors import ConcurrencyConflictError, UnknownPackError
 from compute_pricing.rules import ledger
 from compute_pricing.rules.watermarks import is_stale, moved
@@ -27,22 +28,22 @@ __all__ = ["DECIDERS"]
 _DUNNING = frozenset({"past_due", "unpaid"})
 
 
-def _fail_invoice(state: Account, c: pc.FailInvoice, ctx: core.Context) -> core.Decision:
+def _fail_invoice(state: Account, c: pc.FailInvoice, ctx: Context) -> Decision:
     sub = state.subscription
     if is_stale(sub, "invoice", c.created, c.event_id):
-        return core.Decision((), {"applied": False, "reason": "stale"}, write=False)
+        return Decision((), {"applied": False, "reason": "stale"}, write=False)
     mark = moved(state, ctx.now, "invoice", c.created, c.event_id)
     if not c.has_subscription:  # a one-off invoice does not start dunning
-        return core.Decision((mark,), {"applied": False, "reason": "one_off_invoice"})
+        return Decision((mark,), {"applied": False, "reason": "one_off_invoice"})
     since = sub.past_due_since or ctx.now
     failed = ev.PaymentFailed(org=state.org, at=ctx.now, past_due_since=since)
-    return core.Decision((mark, failed), {"applied": True, "past_due_since": since.isoformat()})
+    return Decision((mark, failed), {"applied": True, "past_due_since": since.isoformat()})
 
 
-def _pay_invoice(state: Account, c: pc.PayInvoice, ctx: core.Context) -> core.Decision:
+def _pay_invoice(state: Account, c: pc.PayInvoice, ctx: Context) -> Decision:
     sub = state.subscription
     if not c.direct and is_stale(sub, "invoice", c.created, c.event_id):
-        return core.Decision((), {"applied": False, "reason": "stale"}, write=False)
+        return Decision((), {"applied": False, "reason": "stale"}, write=False)
     events: list[ev.AccountEvent] = []
     if not c.direct:
         events.append(moved(state, ctx.now, "invoice", c.created, c.event_id))
@@ -75,10 +76,10 @@ def _pay_invoice(state: Account, c: pc.PayInvoice, ctx: core.Context) -> core.De
         )
         restored = plan.plan_id
     outcome = {"applied": recovering, "restored_plan_id": restored}
-    return core.Decision(tuple(events), outcome)
+    return Decision(tuple(events), outcome)
 
 
-def _credit_paid_pack(state: Account, c: pc.CreditPaidPack, ctx: core.Context) -> core.Decision:
+def _credit_paid_pack(state: Account, c: pc.CreditPaidPack, ctx: Context) -> Decision:
     pack = ctx.config.pack(c.pack_id)
     if pack is None:
         raise UnknownPackError(c.pack_id)
@@ -98,11 +99,11 @@ def _credit_paid_pack(state: Account, c: pc.CreditPaidPack, ctx: core.Context) -
         payment_intent=c.payment_intent,
     )
     outcome = {"applied": True, "units": pack.units, "balance": state.ledger_balance + pack.units}
-    return core.Decision((credit,), outcome)
+    return Decision((credit,), outcome)
 
 
-def _withdraw_dispute(state: Account, c: pc.WithdrawDispute, ctx: core.Context) -> core.Decision:
-    taken = core.take_back(
+def _withdraw_dispute(state: Account, c: pc.WithdrawDispute, ctx: Context) -> Decision:
+    taken = take_back(
         state,
         ctx,
         refund_id=c.dispute_id,
@@ -121,10 +122,10 @@ def _withdraw_dispute(state: Account, c: pc.WithdrawDispute, ctx: core.Context) 
         units=units,
     )
     outcome = {"applied": True, "units": units, "balance": state.ledger_balance - units}
-    return core.Decision((taken, lost), outcome)
+    return Decision((taken, lost), outcome)
 
 
-def _note_dispute(state: Account, c: pc.NoteDispute, ctx: core.Context) -> core.Decision:
+def _note_dispute(state: Account, c: pc.NoteDispute, ctx: Context) -> Decision:
     alert: ev.AccountEvent
     if c.reinstated:
         alert = ev.DisputeReinstated(
@@ -143,11 +144,11 @@ def _note_dispute(state: Account, c: pc.NoteDispute, ctx: core.Context) -> core.
             amount_cents=c.amount_cents,
             reason=c.reason,
         )
-    return core.Decision((alert,), {"applied": True, "alert": alert.name})
+    return Decision((alert,), {"applied": True, "alert": alert.name})
 
 
 #: This topic's deciders, by command type (registered in :mod:`compute_pricing.decide`).
-DECIDERS: dict[type[Any], Callable[[Account, Any, core.Context], core.Decision]] = {
+DECIDERS: dict[type[Any], Callable[[Account, Any, Context], Decision]] = {
     pc.FailInvoice: _fail_invoice,
     pc.PayInvoice: _pay_invoice,
     pc.CreditPaidPack: _credit_paid_pack,

@@ -17,9 +17,10 @@ from typing import Any
 
 import attrs
 
-from compute_pricing import decide as core
 from compute_pricing import events as ev
 from compute_pricing import provider_commands as pc
+from compute_pricing.decide_common import Context, Decision
+from compute_pricing.decide_weeks import roll_week
 from compute_pricing.evolve import fold
 from compute_pricing.plans import Plan
 from compute_pricing.rules.gate import effective_quota
@@ -33,12 +34,12 @@ __all__ = ["DECIDERS"]
 _ENDED = frozenset({"incomplete_expired", "canceled"})
 
 
-def _stale(outcome_of: str) -> core.Decision:
-    return core.Decision((), {"applied": False, "reason": "stale", "event": outcome_of}, False)
+def _stale(outcome_of: str) -> Decision:
+    return Decision((), {"applied": False, "reason": "stale", "event": outcome_of}, False)
 
 
 def _plan_change(
-    state: Account, ctx: core.Context, plan: Plan, status: str, *, preserve_usage: bool
+    state: Account, ctx: Context, plan: Plan, status: str, *, preserve_usage: bool
 ) -> ev.PlanChanged:
     """``plan.changed`` to ``plan`` with ``status`` (quota as the gate will see it)."""
     moved_state = attrs.evolve(state, subscription=attrs.evolve(state.subscription, status=status))
@@ -56,7 +57,7 @@ def _plan_change(
 
 
 def _end(
-    state: Account, ctx: core.Context, status: str, events: list[ev.AccountEvent]
+    state: Account, ctx: Context, status: str, events: list[ev.AccountEvent]
 ) -> tuple[Plan, list[ev.AccountEvent]]:
     """Events that put the org on the default plan with ``status``, usage not preserved."""
     sub, default = state.subscription, ctx.default_plan
@@ -66,7 +67,7 @@ def _end(
 
 
 def _renewal(
-    state: Account, ctx: core.Context, plan: Plan, period_start: datetime | None
+    state: Account, ctx: Context, plan: Plan, period_start: datetime | None
 ) -> list[ev.AccountEvent]:
     """The week reset a new billing period start brings (compute mode only)."""
     if period_start is None or not ctx.config.compute_mode:
@@ -74,16 +75,16 @@ def _renewal(
     start = to_utc_ms(period_start)
     if start == state.subscription.current_period_start:
         return []
-    return core.roll_week(state, attrs.evolve(ctx, plan=plan), start)
+    return roll_week(state, attrs.evolve(ctx, plan=plan), start)
 
 
-def _sync_subscription(state: Account, c: pc.SyncSubscription, ctx: core.Context) -> core.Decision:
+def _sync_subscription(state: Account, c: pc.SyncSubscription, ctx: Context) -> Decision:
     sub = state.subscription
     if is_stale(sub, "subscription", c.created, c.event_id):
         return _stale(c.event_id)
     if c.deleted and sub.subscription_id not in (None, c.subscription_id):
         # the end of a subscription the org no longer holds must not end the live one
-        return core.Decision((), {"applied": False, "reason": "other_subscription"}, False)
+        return Decision((), {"applied": False, "reason": "other_subscription"}, False)
     events: list[ev.AccountEvent] = [moved(state, ctx.now, "subscription", c.created, c.event_id)]
     status = "canceled" if c.deleted else c.status
     unresolved = False
@@ -130,15 +131,15 @@ def _sync_subscription(state: Account, c: pc.SyncSubscription, ctx: core.Context
         "plan_unresolved": unresolved,
         "week_reset": bool(renewal),
     }
-    return core.Decision(tuple(events), outcome)
+    return Decision(tuple(events), outcome)
 
 
-def _delete_customer(state: Account, c: pc.DeleteCustomer, ctx: core.Context) -> core.Decision:
+def _delete_customer(state: Account, c: pc.DeleteCustomer, ctx: Context) -> Decision:
     sub = state.subscription
     if is_stale(sub, "subscription", c.created, c.event_id):
         return _stale(c.event_id)
     if sub.customer_id is not None and sub.customer_id != c.customer_id:
-        return core.Decision((), {"applied": False, "reason": "other_customer"}, False)
+        return Decision((), {"applied": False, "reason": "other_customer"}, False)
     events: list[ev.AccountEvent] = [moved(state, ctx.now, "subscription", c.created, c.event_id)]
     plan, events = _end(state, ctx, "canceled", events)
     generation = sub.customer_generation + 1
@@ -153,23 +154,23 @@ def _delete_customer(state: Account, c: pc.DeleteCustomer, ctx: core.Context) ->
         "status": "canceled",
         "customer_generation": generation,
     }
-    return core.Decision(tuple(events), outcome)
+    return Decision(tuple(events), outcome)
 
 
-def _link_customer(state: Account, c: pc.LinkCustomer, ctx: core.Context) -> core.Decision:
+def _link_customer(state: Account, c: pc.LinkCustomer, ctx: Context) -> Decision:
     sub = state.subscription
     if sub.customer_id is not None or sub.customer_generation != c.generation:
         # linked meanwhile (by a checkout webhook), or the customer was deleted since
         outcome = {"applied": False, "reason": "already_linked", "customer_id": sub.customer_id}
-        return core.Decision((), outcome, write=False)
+        return Decision((), outcome, write=False)
     event = ev.CustomerLinked(
         org=state.org, at=ctx.now, customer_id=c.customer_id, generation=c.generation
     )
-    return core.Decision((event,), {"applied": True, "customer_id": c.customer_id})
+    return Decision((event,), {"applied": True, "customer_id": c.customer_id})
 
 
 #: This topic's deciders, by command type (registered in :mod:`compute_pricing.decide`).
-DECIDERS: dict[type[Any], Callable[[Account, Any, core.Context], core.Decision]] = {
+DECIDERS: dict[type[Any], Callable[[Account, Any, Context], Decision]] = {
     pc.SyncSubscription: _sync_subscription,
     pc.DeleteCustomer: _delete_customer,
     pc.LinkCustomer: _link_customer,

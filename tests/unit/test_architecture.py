@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import subprocess
 import sys
 from pathlib import Path
 
 import compute_pricing
-from compute_pricing import errors
+from compute_pricing import commands, decide, errors, provider_commands
 
 SRC = Path(compute_pricing.__file__).parent
 FORBIDDEN = (
@@ -147,3 +148,39 @@ def test_the_gateway_kit_loads_no_sdk() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert "" == result.stdout.strip()
+
+
+DECIDE_TOPICS = ("usage", "weeks", "extras", "plans", "subscription", "payments")
+
+
+def test_every_command_has_exactly_one_decider_in_one_topic() -> None:
+    """Each command type is decided by one topic module's ``DECIDERS``, none by two."""
+    owners: dict[type[commands.Command], list[str]] = {}
+    for name in DECIDE_TOPICS:
+        topic = importlib.import_module(f"compute_pricing.decide_{name}")
+        for kind in topic.DECIDERS:
+            owners.setdefault(kind, []).append(name)
+    kinds = set(commands.Command.__subclasses__())
+    assert provider_commands.SyncSubscription in kinds
+    assert [] == sorted(kind.__name__ for kind, where in owners.items() if len(where) != 1)
+    assert kinds == set(owners)
+    assert set(owners) == set(decide._DECIDERS)
+
+
+def test_decide_topics_import_the_shared_helpers_not_the_registry() -> None:
+    """No ``decide_*`` module imports ``compute_pricing.decide``, so the registry has no cycle."""
+    expected = {f"decide_{name}.py" for name in DECIDE_TOPICS} | {"decide_common.py"}
+    assert expected == {path.name for path in SRC.glob("decide_*.py")}
+    offenders = []
+    for path in sorted(SRC.glob("decide_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module == "compute_pricing":
+                modules = [f"compute_pricing.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            else:
+                continue
+            offenders += [path.name for module in modules if module == "compute_pricing.decide"]
+    assert [] == offenders

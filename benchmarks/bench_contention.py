@@ -33,6 +33,8 @@ from compute_pricing.errors import ConcurrencyConflictError
 from compute_pricing_mongo import MongoStores
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The wire server the suite also starts (tests/support), run in the mongoeco virtualenv.
+SERVER_SCRIPT = ROOT / "tests" / "support" / "mongoeco_server.py"
 if str(ROOT) not in sys.path:  # run as a script: make ``tests.support`` importable
     sys.path.insert(0, str(ROOT))
 
@@ -122,7 +124,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="16 writers on one org over the wire.")
     parser.add_argument("--uri", help="a real MongoDB (default: start a mongoeco wire server)")
     parser.add_argument("--writers", type=int, default=16)
-    parser.add_argument("--calls", type=int, default=60, help="attributions per writer")
+    parser.add_argument(
+        "--calls", type=int, default=15, help="attributions per writer (60 for the long run)"
+    )
     parser.add_argument("--base-ms", type=float, help="first backoff bound (default: the loop's)")
     parser.add_argument("--cap-ms", type=float, help="largest backoff bound (default: the loop's)")
     args = parser.parse_args(argv)
@@ -134,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         run(args.uri, "MongoDB at --uri", args.writers, args.calls)
         return
     python = ensure_mongoeco_venv(ROOT)
-    with mongoeco_server(python, ROOT / "scripts" / "mongoeco_server.py") as uri:
+    with mongoeco_server(python, SERVER_SCRIPT) as uri:
         run(uri, "the mongoeco wire server", args.writers, args.calls)
 
 

@@ -111,3 +111,9 @@ def test_bench_contention_prints_the_attempt_distribution(
     assert 0 == figures["exhausted"]
     assert 36 == figures["used"]
     assert 12 == sum(figures["attempts"].values())
+
+
+def test_bench_contention_starts_the_suites_wire_server_script() -> None:
+    """bench_contention's own server (no --uri) is the script the suite starts."""
+    script = load("bench_contention").SERVER_SCRIPT
+    assert (True, "mongoeco_server.py") == (script.is_file(), script.name)

@@ -98,6 +98,7 @@ def credit(
     pack_id: str | None = None,
     session_id: str | None = None,
     price_cents: int | None = None,
+    payment_intent: str | None = None,
 ) -> ev.ExtrasCredited:
     """A new lot of ``units`` extras, which repays refund debt, then usage debt, first."""
     refund, usage = ledger.credit_split(units, state.refund_debt, state.usage_debt)
@@ -113,6 +114,7 @@ def credit(
         pack_id=pack_id,
         session_id=session_id,
         price_cents=price_cents,
+        payment_intent=payment_intent,
     )
 
 

@@ -24,27 +24,39 @@ from compute_pricing.rules import ledger
 from compute_pricing.state import Account
 from compute_pricing.validation import require_units
 
-__all__ = ["DECIDERS", "take_back"]
+__all__ = ["DECIDERS", "pack_credit", "take_back"]
 
 
-def _credit_pack(state: Account, c: cmd.CreditPack, ctx: Context) -> Decision:
-    pack = ctx.config.pack(c.pack_id)
+def pack_credit(
+    state: Account, ctx: Context, pack_id: str, session_id: str, payment_intent: str | None = None
+) -> Decision:
+    """Credit a configured pack bought in ``session_id``: its lot expires ``expiry_days`` on.
+
+    The one rule behind an admin credit and a paid Stripe checkout (which also records the
+    payment intent, so a later refund finds the lot).
+    """
+    pack = ctx.config.pack(pack_id)
     if pack is None:
-        raise UnknownPackError(c.pack_id)
+        raise UnknownPackError(pack_id)
     expires_at = None if pack.expiry_days is None else ctx.now + timedelta(days=pack.expiry_days)
     event = credit(
         state,
         ctx,
-        lot_id=f"pack:{c.session_id}",
+        lot_id=f"pack:{session_id}",
         kind="pack",
         units=pack.units,
         expires_at=expires_at,
         pack_id=pack.pack_id,
-        session_id=c.session_id,
+        session_id=session_id,
         price_cents=pack.price_cents,
+        payment_intent=payment_intent,
     )
     outcome = {"applied": True, "units": pack.units, "balance": state.ledger_balance + pack.units}
     return Decision((event,), outcome)
+
+
+def _credit_pack(state: Account, c: cmd.CreditPack, ctx: Context) -> Decision:
+    return pack_credit(state, ctx, c.pack_id, c.session_id)
 
 
 def _adjust(state: Account, c: cmd.Adjust, ctx: Context) -> Decision:

@@ -10,15 +10,13 @@ dispute takes back units exactly like a refund of the same amount.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from compute_pricing import events as ev
 from compute_pricing import provider_commands as pc
 from compute_pricing.decide_common import Context, Decision
-from compute_pricing.decide_extras import take_back
-from compute_pricing.errors import ConcurrencyConflictError, UnknownPackError
-from compute_pricing.rules import ledger
+from compute_pricing.decide_extras import pack_credit, take_back
+from compute_pricing.errors import ConcurrencyConflictError
 from compute_pricing.rules.watermarks import is_stale, moved
 from compute_pricing.state import Account
 
@@ -80,26 +78,7 @@ def _pay_invoice(state: Account, c: pc.PayInvoice, ctx: Context) -> Decision:
 
 
 def _credit_paid_pack(state: Account, c: pc.CreditPaidPack, ctx: Context) -> Decision:
-    pack = ctx.config.pack(c.pack_id)
-    if pack is None:
-        raise UnknownPackError(c.pack_id)
-    refund, usage = ledger.credit_split(pack.units, state.refund_debt, state.usage_debt)
-    credit = ev.ExtrasCredited(
-        org=state.org,
-        at=ctx.now,
-        lot_id=f"pack:{c.session_id}",
-        kind="pack",
-        units=pack.units,
-        repaid_refund_debt=refund,
-        repaid_usage_debt=usage,
-        expires_at=None if pack.expiry_days is None else ctx.now + timedelta(days=pack.expiry_days),
-        pack_id=pack.pack_id,
-        session_id=c.session_id,
-        price_cents=pack.price_cents,
-        payment_intent=c.payment_intent,
-    )
-    outcome = {"applied": True, "units": pack.units, "balance": state.ledger_balance + pack.units}
-    return Decision((credit,), outcome)
+    return pack_credit(state, ctx, c.pack_id, c.session_id, c.payment_intent)
 
 
 def _withdraw_dispute(state: Account, c: pc.WithdrawDispute, ctx: Context) -> Decision:

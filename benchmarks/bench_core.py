@@ -6,7 +6,9 @@ Measures, on ``Billing.in_memory`` with a ``FakeClock`` (the week never rolls mi
   (no overflow) and charged to extras lots (overflow: a quota-0 plan and a large pack);
 - ``check_quota`` latency, p50/p99 in microseconds, on an org with 10 prior runs and on one
   with the whole throughput run behind it (the gate must not grow with history);
-- pure ``decide`` throughput (no store, no fold) for comparison.
+- pure ``decide`` throughput (no store, no fold) for comparison;
+- the rate of only constructing the immutable values one commit builds (this design's
+  ceiling) and the floor: a bare dict update plus a ``Decimal`` multiply.
 
 Rates are per CPU second of this process (``time.process_time``), so a busy machine lowers
 them less than wall time would. Prints figures only; nothing here is asserted.
@@ -32,9 +34,14 @@ from decimal import Decimal
 
 from compute_pricing import Billing, BillingConfig, FakeClock, PackSettings, PlanSettings
 from compute_pricing import commands as cmd
+from compute_pricing import events as ev
+from compute_pricing.accounts import Committed
 from compute_pricing.decide import decide, roll_week
+from compute_pricing.decide_common import Context, Decision
 from compute_pricing.evolve import fold
-from compute_pricing.rules.attribution import parse_costs
+from compute_pricing.journal import JournalEntry, Snapshot
+from compute_pricing.results import AttributionResult
+from compute_pricing.rules.attribution import Units, parse_costs
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 TARGET_QUOTA = 100_000  # attributions/s on the quota path (issue "Performance")
@@ -105,6 +112,76 @@ def attribution_rate(
     finally:
         gc.enable()
     return calls / elapsed, billing, names
+
+
+def values_rate(seconds: float) -> float:
+    """Per second: only constructing the values one quota-path commit builds, with no logic.
+
+    The command, the context, the units, the event, the outcome, the decision, the request,
+    the journal entry, the charged week, the new account, the snapshot, the commit record and
+    the result: the ceiling of an attribution in this design (immutable values, one journal
+    entry per commit) on this interpreter, whatever the logic around them costs.
+    """
+    billing, (org,) = build("big", 1)
+    billing.attribute(org, "warmup", COSTS)
+    state, _ = billing.accounts.load(org)
+    now = billing.clock.now()
+    ctx = billing.accounts.context(state, now)
+    costs = parse_costs(COSTS)
+    week = state.week
+    assert week is not None  # noqa: S101 - the warm-up opened it
+
+    def step(i: int) -> object:
+        command = cmd.Attribute(f"run_{i}", "initial", costs, None)
+        Context(ctx.config, now, ctx.plan, ctx.default_plan)
+        units = Units(15, {"llm": 12, "tools": 3}, False)
+        event = ev.ComputeCharged(
+            org=org,
+            at=now,
+            run_id=command.run_id,
+            step="initial",
+            week_key=week.key,
+            units=15,
+            from_quota=15,
+            from_extras=0,
+            breakdown=units.breakdown,
+        )
+        outcome = {
+            "applied": True,
+            "units": 15,
+            "from_quota": 15,
+            "from_extras": 0,
+            "compute_used": 15,
+            "capped": False,
+            "reason": "charged",
+        }
+        decision = Decision((event,), outcome)
+        request = {"run_id": command.run_id, "step": "initial", "costs": {"llm": "0.012"}}
+        entry = JournalEntry(
+            org, 2, "attr:x", "Attribute", decision.events, outcome, now, 0, request
+        )
+        account = state.with_week(week.charged(15, units.breakdown))
+        Snapshot(org, 2, account, now)
+        Committed(outcome, False, decision.events, account, 1)
+        return AttributionResult.from_outcome(entry.outcome, replayed=False)
+
+    calls, elapsed = timed_loop(step, seconds)
+    return calls / elapsed
+
+
+def floor_rate(seconds: float) -> float:
+    """Per second: a bare dict update plus a Decimal multiply (the issue's physical floor)."""
+    counts: dict[int, int] = {}
+    factor = Decimal(1000)
+    cost = COSTS["llm"]
+
+    def step(i: int) -> object:
+        slot = i & 1023
+        counts[slot] = counts.get(slot, 0) + int(cost * factor)
+        return None
+
+    calls, elapsed = timed_loop(step, seconds)
+    return calls / elapsed
 
 
 def percentiles(samples_ns: Sequence[int]) -> tuple[float, float]:
@@ -211,6 +288,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     rate_decide = decide_rate(args.seconds)
     print(f"decide() alone (no store/fold)  : {rate_decide:>9,.0f} /s")
+    rate_values = values_rate(args.seconds)
+    print(
+        f"only the values a commit builds : {rate_values:>9,.0f} /s (this design's ceiling; "
+        f"the quota path runs at {rate_quota / rate_values:.2f} of it)"
+    )
+    rate_floor = floor_rate(args.seconds)
+    print(
+        f"floor: dict update + Decimal mul: {rate_floor:>9,.0f} /s (the quota path is "
+        f"{rate_floor / rate_quota:.0f}x it)"
+    )
 
     fresh, (org,) = build("big", 1)
     for i in range(10):

@@ -151,6 +151,17 @@ class Attribute(Command):
         """``attr:<run_id>:<step>``."""
         return journal_key("attr", self.run_id, self.step)
 
+    def request(self) -> dict[str, Any]:
+        """What :meth:`Command.request` gives, spelled out: this runs once per attribution."""
+        costs = self.costs
+        return {
+            "run_id": self.run_id,
+            "step": self.step,
+            "costs": None
+            if costs is None
+            else {category: _decimal_text(costs[category]) for category in sorted(costs)},
+        }
+
 
 @attrs.frozen
 class Reserve(Command):

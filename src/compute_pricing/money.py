@@ -72,6 +72,8 @@ def parse_cost(category: str, value: object) -> Decimal:
     is ten cents of a dollar, not 0.1000000000000000055...). Rejects ``bool``, strings,
     ``None``, NaN, infinities, negatives and anything from :data:`MAX_COST` up.
     """
+    if type(value) is Decimal and value.is_finite() and 0 <= value < MAX_COST:
+        return value  # the common case, checked without the general chain below
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         raise InvalidCostError(category, value, "must be a number of dollars")
     if isinstance(value, float) and not math.isfinite(value):
@@ -97,7 +99,8 @@ def cost_to_units(cost: Decimal, ratio: Decimal, dollars_to_compute: int) -> int
     1,999 units, never 2,000.
     """
     product = EXACT.multiply(EXACT.multiply(cost, ratio), dollars_to_compute)
-    return int(product.to_integral_value(rounding=ROUND_FLOOR, context=EXACT))
+    units = int(product)  # exact: an integral-valued Decimal; truncates toward zero
+    return units if units <= product else units - 1
 
 
 def refund_units(amount_cents: int, pack_units: int, pack_price_cents: int) -> int:

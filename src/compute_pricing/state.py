@@ -52,6 +52,8 @@ def fold_breakdown(
     kept so far holds fewer than ``limit - 1`` others (one place is left for ``other``). So the
     week never holds more than ``limit`` categories, and the total is unchanged.
     """
+    if len(week) + len(charge) < limit:  # room for every category: nothing can fold
+        return dict(charge)
     kept = {category for category in week if category != OTHER_CATEGORY}
     folded: dict[str, int] = {}
     for category, units in charge.items():

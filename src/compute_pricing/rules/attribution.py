@@ -72,7 +72,7 @@ def parse_costs(costs: object, max_categories: int | None = None) -> dict[str, D
     """
     if costs is None:
         return None
-    if not isinstance(costs, Mapping):
+    if type(costs) is not dict and not isinstance(costs, Mapping):  # exact dict: no ABC check
         raise InvalidInputError("costs", costs, "must be a mapping of category to dollars")
     if max_categories is not None and len(costs) > max_categories:
         raise InvalidInputError(
@@ -102,12 +102,14 @@ def units_for(
     if costs is None:
         base = settings.run_base_units
         return Units(total=base, breakdown={BASE_CATEGORY: base} if base else {})
-    parts = {
-        category: cost_to_units(cost, plan.ratio(category), settings.dollars_to_compute)
-        for category, cost in costs.items()
-    }
-    parts = {category: units for category, units in parts.items() if units}
-    total = sum(parts.values())
+    dollars_to_compute = settings.dollars_to_compute
+    parts: dict[str, int] = {}
+    total = 0
+    for category, cost in costs.items():
+        units = cost_to_units(cost, plan.ratio(category), dollars_to_compute)
+        if units:
+            parts[category] = units
+            total += units
     cap = settings.max_compute_per_run
     capped = total > cap
     if capped:

@@ -45,15 +45,14 @@ class LedgerLine:
 def burn_order(lots: Iterable[Lot], now: datetime) -> list[Lot]:
     """Spendable lots in the order debits draw from them."""
     spendable = [lot for lot in lots if lot.spendable_at(now)]
-    return sorted(
-        spendable,
-        key=lambda lot: (
-            lot.expires_at is None,
-            lot.expires_at or _FAR_FUTURE,
-            lot.created_at,
-            lot.lot_id,
-        ),
-    )
+    if len(spendable) > 1:
+        spendable.sort(key=_burn_key)
+    return spendable
+
+
+def _burn_key(lot: Lot) -> tuple[bool, datetime, datetime, str]:
+    """Soonest expiry first, never-expiring last; then oldest, then by id."""
+    return (lot.expires_at is None, lot.expires_at or _FAR_FUTURE, lot.created_at, lot.lot_id)
 
 
 def draw(

@@ -8,7 +8,7 @@ Charging ``u`` units against the live quota: ``from_quota = min(u, max(0, quota 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 __all__ = ["crossed_thresholds", "split_charge"]
 
@@ -20,10 +20,10 @@ def split_charge(units: int, quota: int, used: int) -> tuple[int, int]:
 
 
 def crossed_thresholds(
-    percents: Iterable[int], fired: Iterable[int], used: int, quota: int
+    percents: Iterable[int], fired: Collection[int], used: int, quota: int
 ) -> list[int]:
     """Thresholds reached at ``used`` that have not fired this week (none when quota is 0)."""
     if quota <= 0:
         return []
-    already = set(fired)
-    return [pct for pct in percents if pct not in already and used * 100 >= pct * quota]
+    reached = used * 100
+    return [pct for pct in percents if reached >= pct * quota and pct not in fired]

@@ -1,0 +1,69 @@
+"""Each shortcut the attribution hot path takes agrees with the general rule it skips."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from compute_pricing import commands as cmd
+from compute_pricing.errors import InvalidCostError
+from compute_pricing.money import MAX_COST, parse_cost
+from compute_pricing.state import OTHER_CATEGORY, fold_breakdown
+
+categories = st.sampled_from(["a", "b", "c", "d", "e", "f", OTHER_CATEGORY])
+breakdowns = st.dictionaries(categories, st.integers(min_value=1, max_value=10**6), max_size=7)
+decimals = st.decimals(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [Decimal("-0"), Decimal("0E-30"), MAX_COST, MAX_COST - Decimal("1e-20"), Decimal("sNaN")]
+)
+
+
+def _fold_reference(week: dict[str, int], charge: dict[str, int], limit: int) -> dict[str, int]:
+    """The rule as docs/rules.md states it, with no shortcut."""
+    kept = {category for category in week if category != OTHER_CATEGORY}
+    folded: dict[str, int] = {}
+    for category, units in charge.items():
+        into = category
+        if category not in kept and category != OTHER_CATEGORY:
+            if len(kept) >= limit - 1:
+                into = OTHER_CATEGORY
+            else:
+                kept.add(category)
+        folded[into] = folded.get(into, 0) + units
+    return folded
+
+
+@given(week=breakdowns, charge=breakdowns, limit=st.integers(min_value=2, max_value=9))
+def test_fold_breakdown_matches_the_rule(
+    week: dict[str, int], charge: dict[str, int], limit: int
+) -> None:
+    """The room-for-everything shortcut gives what the category-by-category rule gives."""
+    assert _fold_reference(week, charge, limit) == fold_breakdown(week, charge, limit)
+
+
+@given(
+    run_id=st.text(min_size=1, max_size=8),
+    step=st.text(min_size=1, max_size=8),
+    costs=st.none() | st.dictionaries(st.text(max_size=4), st.decimals(allow_nan=False)),
+    reservation=st.none() | st.just("res_1"),
+)
+def test_attribute_request_matches_the_generic_fingerprint(
+    run_id: str, step: str, costs: dict[str, Decimal] | None, reservation: str | None
+) -> None:
+    """Attribute's spelled-out request equals the generic one built from its fields."""
+    command = cmd.Attribute(run_id, step, costs, reservation_id=reservation)
+    assert cmd.Command.request(command) == command.request()
+
+
+@given(value=decimals)
+def test_parse_cost_fast_path_accepts_exactly_the_valid_decimals(value: Decimal) -> None:
+    """A Decimal is taken as it is iff finite, not negative and below MAX_COST; else refused."""
+    valid = value.is_finite() and not value < 0 and value < MAX_COST
+    try:
+        parsed = parse_cost("llm", value)
+    except InvalidCostError:
+        assert not valid
+    else:
+        assert valid
+        assert value is parsed

@@ -48,7 +48,9 @@ __all__ = [
 
 def _decimal_text(value: Decimal) -> str:
     """Exact fixed-point text without trailing zeros (no decimal context involved)."""
-    text = format(value, "f")
+    text = str(value)  # fixed-point already unless it has an exponent (``1E+2``, ``1E-7``)
+    if "E" in text:
+        text = format(value, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text

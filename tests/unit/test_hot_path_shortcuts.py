@@ -67,3 +67,16 @@ def test_parse_cost_fast_path_accepts_exactly_the_valid_decimals(value: Decimal)
     else:
         assert valid
         assert value is parsed
+
+
+def _decimal_text_reference(value: Decimal) -> str:
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+@given(value=st.decimals(allow_nan=False, allow_infinity=False))
+def test_canonical_decimal_text_matches_fixed_point_formatting(value: Decimal) -> None:
+    """Decimals read by str() when it has no exponent give the same text as format(.., 'f')."""
+    assert _decimal_text_reference(value) == cmd.canonical(value)

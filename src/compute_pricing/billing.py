@@ -346,13 +346,23 @@ class Billing:
             plan = self.plans.get_active_plan(self.config.default_plan, now)
         return plan.plan_id, plan.limits
 
-    def _check_legacy(self, org: str, counter: str) -> Admission:
-        state = self.accounts.peek(org)
+    def _legacy_room(self, state: Account, counter: str) -> tuple[int, int] | None:
+        """``(limit, current)`` of ``counter`` on ``state``; ``None`` when it has no limit."""
         _, limits = self._legacy_plan_limits(state)
         limit = limits.get(counter)
         if limit is None:
+            return None
+        return limit, current_count(state.legacy, counter, month_key(self.clock.now()))
+
+    def _check_legacy(self, org: str, counter: str) -> Admission:
+        # Like the compute gate: admit on the snapshot alone, refuse only after catching up
+        # from the journal (a lost refresh of a plan upgrade must not become a 429).
+        room = self._legacy_room(self.accounts.peek(org), counter)
+        if room is not None and room[1] >= room[0]:
+            room = self._legacy_room(self.accounts.load(org)[0], counter)
+        if room is None:
             return Admission(remaining=None)
-        current = current_count(state.legacy, counter, month_key(self.clock.now()))
+        limit, current = room
         if current >= limit:
             resource, action = counter.split(".")
             raise QuotaExceededError(

@@ -26,6 +26,7 @@ from compute_pricing.errors import (
     ConcurrencyConflictError,
     IdempotencyConflictError,
     JournalSeqTakenError,
+    QuotaExceededError,
 )
 from compute_pricing.evolve import fold
 from compute_pricing.journal import Snapshot
@@ -270,6 +271,24 @@ def test_lost_refresh_of_legacy_usage(clock: FakeClock) -> None:
     assert 1 == billing.record_usage(ORG, "documents", "create", key="u_1")
     assert 1 == billing.record_usage(ORG, "documents", "create", key="u_1")
     assert_healed_and_published_once(billing)
+
+
+def test_lost_refresh_of_a_legacy_upgrade_never_becomes_a_429(clock: FakeClock) -> None:
+    """Free's 3 documents used, upgrade to team with its refresh lost: admitted, and healed."""
+    billing = Billing.in_memory(legacy_config(), clock=clock)
+    for i in range(3):
+        billing.record_usage(ORG, "documents", "create", key=f"u_{i}")
+    with pytest.raises(QuotaExceededError):
+        billing.check_quota(ORG, "documents", "create")
+    store = flaky(billing)
+    store.armed = True
+    billing.subscribe(ORG, "team")
+    assert 1 == store.lost
+    assert 97 == billing.check_quota(ORG, "documents", "create").remaining
+    snapshot = store.inner.read_snapshot(ORG)
+    assert snapshot is not None
+    assert "team" == snapshot.state.subscription.plan_id  # the refusal path healed it
+    assert 97 == billing.check_quota(ORG, "documents", "create").remaining
 
 
 def test_keyed_reserve_retry_returns_the_same_reservation(billing: Billing) -> None:

@@ -5,9 +5,19 @@ derived from what is asked, so a retried request creates nothing new:
 
 - customer ``cus_create_<org>_<generation>`` (a customer created after a deletion is a new one),
   linked on the account by its own command;
-- subscription checkout ``sub_checkout_<org>_<price>``;
-- extras checkout ``extras_checkout_<org>_<pack>_<intent id or UTC minute bucket>``;
-- refund ``refund_<payment_intent>_<amount_cents or "full">``.
+- refund ``refund_<payment_intent>_<amount_cents or "full">``;
+- the two checkouts take :func:`~compute_pricing.keys.provider_key` of their identities (a
+  fixed-length digest: an org or pack id with ``_`` cannot spell another one's key, and a
+  200-character intent id still fits Stripe's 255 characters): subscription checkout
+  ``sub_checkout`` (org, price, customer generation, subscription watermark; the watermark moves
+  with every subscription event, so a checkout after a subscription ended opens a new session
+  instead of replaying the old one within Stripe's 24-hour key window, while a retry on an
+  unchanged account replays) and extras checkout ``extras_checkout`` (org, pack, intent id or
+  UTC minute bucket).
+
+The customer and refund forms are unambiguous as they stand (the last part has no ``_``) and
+fit Stripe's limit, so they keep their spelling: a refund retried across an upgrade must not
+become a second refund.
 
 Checkouts are refused while payment is degraded (past due beyond the grace period), a second
 subscription checkout while one is live is a conflict, and redirect URLs must be https (http
@@ -34,10 +44,11 @@ from compute_pricing.errors import (
     RedirectNotAllowedError,
     UnknownPackError,
 )
+from compute_pricing.keys import provider_key
 from compute_pricing.payments import CheckoutRequest
 from compute_pricing.ports import PaymentGateway
 from compute_pricing.rules.gate import dunning_stage
-from compute_pricing.state import Account
+from compute_pricing.state import Account, Subscription
 from compute_pricing.subscriptions import plan_for_price
 from compute_pricing.validation import require_org, require_units, validate_ref
 
@@ -165,7 +176,14 @@ class CheckoutService:
             automatic_tax=config.stripe.automatic_tax,
         )
         session = self._gateway_or_fail().create_checkout_session(
-            request, idempotency_key=f"sub_checkout_{org}_{price}"
+            request,
+            idempotency_key=provider_key(
+                "sub_checkout",
+                org,
+                price,
+                str(sub.customer_generation),
+                _subscription_generation(sub),
+            ),
         )
         return CheckoutLink(session.session_id, session.url)
 
@@ -203,7 +221,7 @@ class CheckoutService:
         )
         bucket = intent or str(int(self._accounts.clock.now().timestamp()) // 60)
         session = self._gateway_or_fail().create_checkout_session(
-            request, idempotency_key=f"extras_checkout_{org}_{pack.pack_id}_{bucket}"
+            request, idempotency_key=provider_key("extras_checkout", org, pack.pack_id, bucket)
         )
         return CheckoutLink(session.session_id, session.url)
 
@@ -219,6 +237,12 @@ class CheckoutService:
             payment_intent=intent,
             amount_cents=amount,
             reason=reason,
-            idempotency_key=f"refund_{intent}_{amount if amount is not None else 'full'}",
+            idempotency_key=f"refund_{intent}_{'full' if amount is None else amount}",
         )
         return RefundRequested(refund.refund_id, refund.amount_cents, refund.status)
+
+
+def _subscription_generation(sub: Subscription) -> str:
+    """The subscription watermark as text (empty before the first subscription event)."""
+    mark = sub.subscription_mark
+    return "" if mark is None else f"{mark.created.isoformat()}/{mark.event_id}"

@@ -11,7 +11,9 @@ operation's key.
 
 from __future__ import annotations
 
-__all__ = ["journal_key", "key_part"]
+import hashlib
+
+__all__ = ["PROVIDER_KEY_MAX", "journal_key", "key_part", "provider_key"]
 
 
 def key_part(value: str) -> str:
@@ -24,3 +26,19 @@ def key_part(value: str) -> str:
 def journal_key(namespace: str, *parts: str) -> str:
     """The key ``<namespace>:<escaped part>:...`` of one operation on one identity."""
     return ":".join((namespace, *map(key_part, parts)))
+
+
+#: Longest idempotency key a payment provider takes (Stripe: 255 characters).
+PROVIDER_KEY_MAX = 255
+
+
+def provider_key(kind: str, *parts: str) -> str:
+    """The idempotency key of one outbound payment-provider call: ``<kind>_<sha256 hex>``.
+
+    The digest is taken of :func:`journal_key` ``(kind, *parts)``, so parts stay apart however
+    they are spelled (``("a_b", "c")`` and ``("a", "b_c")`` never meet, as they would joined
+    by ``_``), and the key is ``len(kind) + 65`` characters whatever the ids' lengths: far
+    under :data:`PROVIDER_KEY_MAX` even for a 128-character org and a 200-character ref.
+    """
+    digest = hashlib.sha256(journal_key(kind, *parts).encode()).hexdigest()
+    return f"{kind}_{digest}"

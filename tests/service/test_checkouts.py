@@ -13,6 +13,7 @@ from compute_pricing.errors import (
     RedirectNotAllowedError,
     UnknownPackError,
 )
+from compute_pricing.keys import provider_key
 from tests.conftest import START, BillingFactory
 from tests.support.stripe_accounts import fake, stripe_billing, sub
 
@@ -40,7 +41,7 @@ def test_extras_checkout_carries_metadata_tax_and_its_key(make_billing: BillingF
         request.automatic_tax,
     )
     assert (metadata, metadata) == (dict(request.metadata), request.payment_intent_metadata)
-    assert "extras_checkout_org_a_small_buy_1" == call.idempotency_key
+    assert provider_key("extras_checkout", "org_a", "small", "buy_1") == call.idempotency_key
 
 
 def test_extras_checkout_without_intent_is_keyed_by_the_minute(
@@ -55,11 +56,11 @@ def test_extras_checkout_without_intent_is_keyed_by_the_minute(
     assert first != later
     bucket = int(START.timestamp()) // 60
     keys = [c.idempotency_key for c in fake(billing).calls_to("create_checkout_session")]
-    assert f"extras_checkout_org_a_small_{bucket}" == keys[0]
+    assert provider_key("extras_checkout", "org_a", "small", str(bucket)) == keys[0]
 
 
 def test_a_customer_is_created_once_per_org(billing: Billing) -> None:
-    """Several checkouts create one customer, keyed cus_create_<org>_0, linked on the account."""
+    """Several checkouts create one customer, keyed cus_create_<org>_0, and linked."""
     billing.create_extras_checkout("org_a", "small", OK, NO, intent_id="a")
     billing.create_extras_checkout("org_a", "big", OK, NO, intent_id="b")
     calls = fake(billing).calls_to("create_customer")
@@ -71,10 +72,10 @@ def test_a_customer_is_created_once_per_org(billing: Billing) -> None:
 
 
 def test_subscription_checkout_is_keyed_and_refused_while_one_is_live(billing: Billing) -> None:
-    """sub_checkout_<org>_<price>; once a subscription is linked and active -> 409."""
+    """Keyed by (org, price, generation, no subscription yet); once one is live -> 409."""
     link = billing.create_subscription_checkout("org_a", "price_pro_m", OK, NO)
     (call,) = fake(billing).calls_to("create_checkout_session")
-    assert ("sub_checkout_org_a_price_pro_m", "subscription") == (
+    assert (provider_key("sub_checkout", "org_a", "price_pro_m", "0", ""), "subscription") == (
         call.idempotency_key,
         fake(billing).sessions[link.session_id].mode,
     )
@@ -82,6 +83,26 @@ def test_subscription_checkout_is_keyed_and_refused_while_one_is_live(billing: B
     with pytest.raises(CheckoutConflictError) as caught:
         billing.create_subscription_checkout("org_a", "price_pro_m", OK, NO)
     assert (409, "active") == (caught.value.status, caught.value.subscription_status)
+
+
+def test_a_checkout_after_the_subscription_ended_is_a_new_session(
+    billing: Billing, clock: FakeClock
+) -> None:
+    """A retry replays the open session; after cancellation the next checkout is a new one."""
+    first = billing.create_subscription_checkout("org_a", "price_pro_m", OK, NO)
+    assert first == billing.create_subscription_checkout("org_a", "price_pro_m", OK, NO)
+    billing.subscription_changed("org_a", sub(), event_id="evt_1", event_created=START)
+    clock.advance(minutes=5)  # well inside Stripe's 24-hour key window
+    ended = sub("canceled")
+    billing.subscription_changed(
+        "org_a", ended, deleted=True, event_id="evt_2", event_created=clock.now()
+    )
+    again = billing.create_subscription_checkout("org_a", "price_pro_m", OK, NO)
+    keys = [c.idempotency_key for c in fake(billing).calls_to("create_checkout_session")]
+    assert first.session_id != again.session_id
+    assert 2 == len(set(keys))
+    mark = f"{clock.now().isoformat()}/evt_2"  # the deletion's watermark
+    assert provider_key("sub_checkout", "org_a", "price_pro_m", "0", mark) == keys[-1]
 
 
 def test_subscription_checkout_needs_a_plan_price(billing: Billing) -> None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from compute_pricing import Billing, BillingConfig, FakeClock, PackSettings, PlanSettings
 from compute_pricing import commands as cmd
 from compute_pricing.errors import IdempotencyConflictError
+from compute_pricing.keys import PROVIDER_KEY_MAX, provider_key
 from compute_pricing.plans import Plan
 from compute_pricing.state import Account, Subscription, Week
 from compute_pricing.testing import strategies as cps
@@ -248,3 +249,25 @@ def test_entry_without_a_stored_request_matches_any_replay() -> None:
     store._keys[("acme", entry.key)] = legacy  # type: ignore[attr-defined]  # an old entry
     again = billing.attribute("acme", "run_1", {"gpu": Decimal("0.500")})
     assert (True, 10) == (again.replayed, again.units)
+
+
+#: Org ids as ``require_org`` accepts them, up to the maximum length.
+orgs = st.text(alphabet=string.ascii_letters + string.digits + "_.:-", min_size=1, max_size=128)
+
+
+@given(first=st.tuples(orgs, refs), second=st.tuples(orgs, refs))
+def test_provider_keys_of_distinct_parts_never_meet(
+    first: tuple[str, str], second: tuple[str, str]
+) -> None:
+    """Outbound keys differ whenever their parts do, ``_`` inside ids included."""
+    assert (first == second) == (
+        provider_key("extras_checkout", *first) == provider_key("extras_checkout", *second)
+    )
+
+
+def test_provider_keys_stay_short_and_apart() -> None:
+    """The ``_``-joined spellings that collided stay apart; maximum-length ids fit Stripe."""
+    assert provider_key("sub_checkout", "a_b", "c") != provider_key("sub_checkout", "a", "b_c")
+    longest = provider_key("extras_checkout", "o" * 128, "p" * 64, "i" * 200)
+    assert len("extras_checkout_") + 64 == len(longest) <= PROVIDER_KEY_MAX
+    assert longest == provider_key("extras_checkout", "o" * 128, "p" * 64, "i" * 200)

@@ -131,17 +131,19 @@ class _Loaded:
 def _entry(
     org: str, command: Command, decision: Decision, *, key: str, seq: int, now: datetime, skew: int
 ) -> JournalEntry:
+    # Positional, in field order (org, seq, key, type, events, outcome, at, ledger, request,
+    # clock_skew_ms): once per commit, and a keyword call to a class packs a dict of them.
     return JournalEntry(
-        org=org,
-        seq=seq,
-        key=key,
-        type=type(command).__name__,
-        events=decision.events,
-        outcome=decision.outcome,
-        at=now,
-        ledger=sum(map(ledger_line_count, decision.events)),
-        request=command.request(),
-        clock_skew_ms=skew,
+        org,
+        seq,
+        key,
+        type(command).__name__,
+        decision.events,
+        decision.outcome,
+        now,
+        sum(map(ledger_line_count, decision.events)),
+        command.request(),
+        skew,
     )
 
 
@@ -418,15 +420,10 @@ class AccountService:
                 continue
             new_state = fold(loaded.state, decision.events)
             self.cache.put(org, new_state, entry.seq, entry.at)
-            self._refresh(Snapshot(org=org, version=entry.seq, state=new_state, at=entry.at))
+            self._refresh(Snapshot(org, entry.seq, new_state, entry.at))
             self.publisher.publish(decision.events)
-            return Committed(
-                decision.outcome,
-                replayed=False,
-                events=decision.events,
-                state=new_state,
-                attempts=attempt + 1,
-            )
+            # outcome, replayed, events, state, attempts (positional: once per commit)
+            return Committed(decision.outcome, False, decision.events, new_state, attempt + 1)
         raise ConcurrencyConflictError(org, attempts)
 
     def execute_batch(

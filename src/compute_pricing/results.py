@@ -40,16 +40,17 @@ class AttributionResult:
 
     @classmethod
     def from_outcome(cls, outcome: Mapping[str, Any], *, replayed: bool) -> AttributionResult:
-        """Rebuild from a journaled outcome."""
+        """Rebuild from a journaled outcome (once per attribution: positional, see below)."""
+        # In field order: a keyword call to a class packs a dict on every call (CPython 3.11).
         return cls(
-            applied=bool(outcome["applied"]),
-            units=int(outcome["units"]),
-            from_quota=int(outcome["from_quota"]),
-            from_extras=int(outcome["from_extras"]),
-            compute_used=int(outcome["compute_used"]),
-            reason=str(outcome["reason"]),
-            capped=bool(outcome.get("capped", False)),
-            replayed=replayed,
+            bool(outcome["applied"]),
+            int(outcome["units"]),
+            int(outcome["from_quota"]),
+            int(outcome["from_extras"]),
+            int(outcome["compute_used"]),
+            str(outcome["reason"]),
+            bool(outcome.get("capped", False)),
+            replayed,
         )
 
     def to_dict(self) -> dict[str, Any]:

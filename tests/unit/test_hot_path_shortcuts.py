@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
 from compute_pricing import commands as cmd
 from compute_pricing.errors import InvalidCostError
 from compute_pricing.money import MAX_COST, parse_cost
-from compute_pricing.state import OTHER_CATEGORY, fold_breakdown
+from compute_pricing.state import OTHER_CATEGORY, Account, Lot, Week, fold_breakdown
 
 categories = st.sampled_from(["a", "b", "c", "d", "e", "f", OTHER_CATEGORY])
 breakdowns = st.dictionaries(categories, st.integers(min_value=1, max_value=10**6), max_size=7)
@@ -80,3 +82,21 @@ def _decimal_text_reference(value: Decimal) -> str:
 def test_canonical_decimal_text_matches_fixed_point_formatting(value: Decimal) -> None:
     """Decimals read by str() when it has no exponent give the same text as format(.., 'f')."""
     assert _decimal_text_reference(value) == cmd.canonical(value)
+
+
+def _distinct(cls: type, **numbers: object) -> Any:
+    """An instance of ``cls`` whose every field holds a value no other field holds."""
+    values = {f.name: numbers.get(f.name, f"<{f.name}>") for f in attrs.fields(cls)}
+    return cls(**values)
+
+
+def test_positional_builders_put_every_field_in_its_place() -> None:
+    """with_week, with_debit, Week.charged and Lot.drawn equal attrs.evolve field by field."""
+    state = _distinct(Account, usage_debt=11, ledger_lines=13)
+    assert attrs.evolve(state, week="<new week>") == state.with_week("<new week>")
+    debited = attrs.evolve(state, lots=(), usage_debt=15, ledger_lines=14)
+    assert debited == state.with_debit((), 4)
+    week = _distinct(Week, used=5, breakdown={"a": 1})
+    assert attrs.evolve(week, used=7, breakdown={"a": 3}) == week.charged(2, {"a": 2})
+    lot = _distinct(Lot, remaining=9)
+    assert attrs.evolve(lot, remaining=6) == lot.drawn(3)

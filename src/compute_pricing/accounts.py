@@ -261,7 +261,7 @@ class AccountService:
     def _read(self, org: str) -> _Loaded:
         cached = self.cache.get(org)
         if cached is not None:
-            return _Loaded(cached[0], cached[1], cached[2], cached=True)
+            return _Loaded(*cached, False, False, True)  # caught_up, behind, cached
         return self._read_stored(org)
 
     def _read_stored(self, org: str) -> _Loaded:
@@ -331,15 +331,17 @@ class AccountService:
     def context(self, state: Account, now: datetime) -> Context:
         """Plans and config for deciding on ``state`` at ``now``."""
         sub = state.subscription
+        catalog = self.catalog
+        config = self.config
         try:
             if sub.plan_version is None:
-                plan = self.catalog.get_active_plan(sub.plan_id, now)
+                plan = catalog.get_active_plan(sub.plan_id, now)
             else:
-                plan = self.catalog.get_plan_by_version(sub.plan_id, sub.plan_version)
-            default = self.catalog.get_active_plan(self.config.default_plan, now)
+                plan = catalog.get_plan_by_version(sub.plan_id, sub.plan_version)
+            default = catalog.get_active_plan(config.default_plan, now)
         except UnknownPlanError as exc:
             raise PlanNotConfiguredError(exc.plan_id) from exc
-        return Context(config=self.config, now=now, plan=plan, default_plan=default)
+        return Context(config, now, plan, default)  # positional: once per decision
 
     def _now(self, loaded: _Loaded) -> tuple[datetime, int]:
         """The clock's instant, clamped to the last entry's ``at``; and the clamp in ms."""

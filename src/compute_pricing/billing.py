@@ -224,11 +224,11 @@ class Billing:
     ) -> AttributionResult:
         """Charge one run step's costs (a delta in dollars per category), once per key."""
         org = require_org(org)
-        command = cmd.Attribute(
-            run_id=validate_run_id(run_id),
-            step=validate_step(step),
-            costs=parse_costs(costs, self.config.compute.max_categories_per_run),
-            reservation_id=reservation.reservation_id if reservation else None,
+        command = cmd.Attribute(  # run_id, step, costs, reservation_id (positional: hot path)
+            validate_run_id(run_id),
+            validate_step(step),
+            parse_costs(costs, self.config.compute.max_categories_per_run),
+            reservation.reservation_id if reservation else None,
         )
         if not self.config.compute_mode:
             return _mode_off_result()

@@ -150,7 +150,7 @@ class CachedPlanCatalog:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._exact: dict[tuple[str, int], Plan] = {}
-        self._lists: dict[str, tuple[list[Plan], datetime]] = {}
+        self._lists: dict[str, tuple[list[Plan], datetime]] = {}  # (versions, fresh until)
         self._in_force: dict[str, _InForce] = {}
         if isinstance(publisher, EventRecorder):
             publisher.subscribe(self._on_event, PlanVersionBumped)
@@ -187,12 +187,12 @@ class CachedPlanCatalog:
         """Every version of ``plan_id``, cached for ``ttl``; an unknown plan is not cached."""
         now = self._clock.now()
         cached = self._lists.get(plan_id)
-        if cached is not None and now - cached[1] < self._ttl:
+        if cached is not None and now < cached[1]:
             return cached[0]
         versions = self._repository.versions(plan_id)
         if versions:
             with self._lock:
-                self._lists[plan_id] = (versions, now)
+                self._lists[plan_id] = (versions, now + self._ttl)
         return versions
 
     def get_active_plan(self, plan_id: str, at: datetime | None = None) -> Plan:

@@ -99,8 +99,10 @@ def cost_to_units(cost: Decimal, ratio: Decimal, dollars_to_compute: int) -> int
     1,999 units, never 2,000.
     """
     product = EXACT.multiply(EXACT.multiply(cost, ratio), dollars_to_compute)
-    units = int(product)  # exact: an integral-valued Decimal; truncates toward zero
-    return units if units <= product else units - 1
+    units = int(product)  # truncates toward zero, exactly and in no context: the floor when >= 0
+    if product.is_signed() and units != product:
+        units -= 1
+    return units
 
 
 def refund_units(amount_cents: int, pack_units: int, pack_price_cents: int) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import attrs
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 
 from compute_pricing import commands as cmd
 from compute_pricing.errors import InvalidCostError
-from compute_pricing.money import MAX_COST, parse_cost
+from compute_pricing.money import MAX_COST, cost_to_units, parse_cost
 from compute_pricing.state import OTHER_CATEGORY, Account, Lot, Week, fold_breakdown
 
 categories = st.sampled_from(["a", "b", "c", "d", "e", "f", OTHER_CATEGORY])
@@ -100,3 +102,16 @@ def test_positional_builders_put_every_field_in_its_place() -> None:
     assert attrs.evolve(week, used=7, breakdown={"a": 3}) == week.charged(2, {"a": 2})
     lot = _distinct(Lot, remaining=9)
     assert attrs.evolve(lot, remaining=6) == lot.drawn(3)
+
+
+@given(
+    cost=st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**6), max_value=10**6),
+    ratio=st.decimals(allow_nan=False, allow_infinity=False, min_value=-10, max_value=10),
+    dollars_to_compute=st.integers(min_value=0, max_value=10**6),
+)
+def test_cost_to_units_is_the_exact_floor_of_any_sign(
+    cost: Decimal, ratio: Decimal, dollars_to_compute: int
+) -> None:
+    """Truncation corrected below zero: the floor of the exact product, negatives included."""
+    expected = math.floor(Fraction(cost) * Fraction(ratio) * dollars_to_compute)
+    assert expected == cost_to_units(cost, ratio, dollars_to_compute)

@@ -117,4 +117,4 @@ def units_for(
         parts, total = {k: v for k, v in scaled.items() if v}, cap
     if week is not None:
         parts = fold_breakdown(week, parts, settings.max_breakdown_categories)
-    return Units(total=total, breakdown=parts, capped=capped)
+    return Units(total, parts, capped)  # positional: once per attribution

@@ -22,7 +22,7 @@ def load(name: str) -> ModuleType:
 
 
 def test_bench_core_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
-    """bench_core reports both attribution rates, GC share, decide and gate latency."""
+    """bench_core reports both attribution rates, GC share, decide, ceiling, floor, gate."""
     load("bench_core").main(["--seconds", "0.02", "--orgs", "2", "--gate-calls", "200"])
     out = capsys.readouterr().out
     for label in (
@@ -30,6 +30,9 @@ def test_bench_core_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> N
         "attribute, overflow to extras",
         "attribute, to quota, GC off",
         "decide() alone",
+        "only the values a commit builds",
+        "floor: dict update + Decimal mul",
+        "median of 5 rounds",
         "check_quota, 10 prior runs",
         "p99",
     ):

@@ -4,10 +4,21 @@ One business operation is one single-document write (rules.md "Accounts"): the j
 ``seq = version + 1`` under the unique ``(org, seq)`` and ``(org, key)`` indexes is the commit;
 the snapshot refresh afterwards is a conditional upsert on ``version`` that never moves
 backwards. No multi-document transaction is used anywhere.
+
+The store remembers, for up to ``remembered`` orgs (least recently used first out), the
+account document it last wrote or read and its version. A snapshot save on top of a remembered
+version is a changed-fields update guarded by ``version == remembered`` (see
+:mod:`compute_pricing_mongo._snapshot_changes`): on an attribution it sets ``version``, ``at``
+and the week instead of every state path. When that guard matches nothing (another process
+moved the document on, or it is gone), the save falls back to the full compare-and-set, so the
+outcome is the one the full update alone would have given. A lost or failed save, or a read
+that is refused as corrupt, drops what was remembered of the org.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,12 +30,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 from compute_pricing.codec import require_contiguous
 from compute_pricing.errors import CorruptStateError, JournalKeyExistsError, JournalSeqTakenError
 from compute_pricing.journal import JournalEntry, Snapshot
-from compute_pricing_mongo._documents import (
-    entry_document,
-    entry_from,
-    snapshot_from_document,
-    snapshot_update,
-)
+from compute_pricing_mongo._documents import entry_document, entry_from, snapshot_from_document
 from compute_pricing_mongo._names import (
     ACCOUNTS,
     CUSTOMER_FIELD,
@@ -32,9 +38,17 @@ from compute_pricing_mongo._names import (
     PAYMENT_INTENT_FIELD,
     Document,
 )
+from compute_pricing_mongo._snapshot_changes import (
+    StoredSnapshot,
+    changed_fields_update,
+    full_update,
+)
 from compute_pricing_mongo.errors import translate, translated
 
-__all__ = ["MongoAccountStore"]
+__all__ = ["DEFAULT_REMEMBERED_SNAPSHOTS", "MongoAccountStore"]
+
+DEFAULT_REMEMBERED_SNAPSHOTS = 10_000
+"""Orgs whose last written or read account document a store remembers, by default."""
 
 _DUPLICATE_KEY = 11000
 
@@ -59,17 +73,74 @@ class MongoAccountStore:
 
     ``db`` is a ready :class:`pymongo.database.Database`; the indexes of
     :mod:`compute_pricing_mongo.indexes` must exist (``MongoStores`` creates them).
+    ``remembered`` bounds the orgs whose account document it remembers for changed-fields
+    snapshot updates (module docstring; 0 turns them off: every save is a full update).
+    Thread-safe.
     """
 
-    def __init__(self, db: Database[Document]) -> None:
+    def __init__(
+        self, db: Database[Document], *, remembered: int = DEFAULT_REMEMBERED_SNAPSHOTS
+    ) -> None:
+        if isinstance(remembered, bool) or not isinstance(remembered, int) or remembered < 0:
+            raise ValueError(f"remembered must be a whole number >= 0, got {remembered!r}")
         self._journal = db[JOURNAL]
         self._accounts = db[ACCOUNTS]
+        self._remembered = remembered
+        self._known: OrderedDict[str, StoredSnapshot] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _recall(self, org: str) -> StoredSnapshot | None:
+        if not self._remembered:
+            return None
+        with self._lock:
+            known = self._known.get(org)
+            if known is not None:
+                self._known.move_to_end(org)
+            return known
+
+    def _keep(self, org: str, known: StoredSnapshot, *, read: bool = False) -> None:
+        """Remember ``known`` unless a later version (or, for a read, the same) is held."""
+        if not self._remembered:
+            return
+        with self._lock:
+            held = self._known.get(org)
+            if held is not None and (
+                held.version > known.version or (read and held.version == known.version)
+            ):
+                return
+            self._known[org] = known
+            self._known.move_to_end(org)
+            if len(self._known) > self._remembered:
+                self._known.popitem(last=False)
+
+    def forget(self, org: str | None = None) -> None:
+        """Drop what is remembered of ``org``'s account document (every org's when ``None``).
+
+        The next save of that org is a full update, as in a process that never saw it.
+        """
+        with self._lock:
+            if org is None:
+                self._known.clear()
+            else:
+                self._known.pop(org, None)
+
+    def _decoded(self, org: str, document: Document) -> Snapshot:
+        """``document`` decoded strictly, and remembered (a corrupt one is forgotten)."""
+        try:
+            snapshot = snapshot_from_document(document, org)
+        except CorruptStateError:
+            self.forget(org)
+            raise
+        self._keep(
+            org, StoredSnapshot(snapshot.version, snapshot.state, document=document), read=True
+        )
+        return snapshot
 
     def read_snapshot(self, org: str) -> Snapshot | None:
         """The stored snapshot (possibly behind the journal): one ``find``."""
         with translated("read_snapshot"):
             document = self._accounts.find_one({"org": org}, dict(_SNAPSHOT_FIELDS))
-        return None if document is None else snapshot_from_document(document, org)
+        return None if document is None else self._decoded(org, document)
 
     def read_journal(self, org: str, *, after_seq: int = 0) -> Sequence[JournalEntry]:
         """Entries with ``seq > after_seq``, oldest first."""
@@ -101,13 +172,35 @@ class MongoAccountStore:
                 raise JournalSeqTakenError(entry.org, entry.seq) from exc
 
     def save_snapshot(self, snapshot: Snapshot) -> bool:
-        """Compare-and-set on ``version``: an upsert guarded by ``version < snapshot.version``.
+        """Compare-and-set on ``version``: stored only over an older version (or none).
 
-        When a snapshot at the same or a later version exists the filter matches nothing and
-        the upsert's insert hits the unique ``org`` index; that lost race answers ``False``.
+        On top of the version this store remembers for the org: a changed-fields update
+        guarded by ``version == remembered`` (one ``update``). Otherwise, or when that guard
+        matches nothing: an upsert of every path guarded by ``version < snapshot.version``;
+        when a snapshot at the same or a later version exists that filter matches nothing and
+        the upsert's insert hits the unique ``org`` index, and the lost race answers ``False``.
         """
+        org = snapshot.org
+        known = self._recall(org)
+        try:
+            if known is not None and known.version < snapshot.version:
+                update, stored = changed_fields_update(snapshot, known)
+                with translated("save_snapshot"):
+                    result = self._accounts.update_one(
+                        {"org": org, "version": known.version}, update
+                    )
+                if result.matched_count == 1:
+                    self._keep(org, stored)
+                    return True
+            saved = self._save_whole(snapshot)
+        except BaseException:
+            self.forget(org)  # the write may or may not have been applied
+            raise
+        return saved
+
+    def _save_whole(self, snapshot: Snapshot) -> bool:
         condition: Document = {"org": snapshot.org, "version": {"$lt": snapshot.version}}
-        update = snapshot_update(snapshot)
+        update, stored = full_update(snapshot)
         with translated("save_snapshot"):
             try:
                 self._accounts.update_one(condition, update, upsert=True)
@@ -115,7 +208,10 @@ class MongoAccountStore:
                 # Either a newer snapshot exists, or a rival created the first one between
                 # our filter and our insert; only in the second case may an update still win.
                 del update["$setOnInsert"]
-                return self._accounts.update_one(condition, update).modified_count == 1
+                if self._accounts.update_one(condition, update).modified_count != 1:
+                    self.forget(snapshot.org)
+                    return False
+        self._keep(snapshot.org, stored)
         return True
 
     def append_many(self, entries: Sequence[JournalEntry]) -> set[str]:
@@ -141,18 +237,28 @@ class MongoAccountStore:
         """
         if not snapshots:
             return set()
+        updates = [full_update(s) for s in snapshots]
         requests = [
-            UpdateOne(
-                {"org": s.org, "version": {"$lt": s.version}}, snapshot_update(s), upsert=True
-            )
-            for s in snapshots
+            UpdateOne({"org": s.org, "version": {"$lt": s.version}}, update, upsert=True)
+            for s, (update, _) in zip(snapshots, updates, strict=True)
         ]
-        with translated("save_snapshots"):
-            try:
-                self._accounts.bulk_write(requests, ordered=False)
-            except BulkWriteError as exc:
-                return {snapshots[index].org for index in _duplicates(exc)}
-        return set()
+        lost: set[str] = set()
+        try:
+            with translated("save_snapshots"):
+                try:
+                    self._accounts.bulk_write(requests, ordered=False)
+                except BulkWriteError as exc:
+                    lost = {snapshots[index].org for index in _duplicates(exc)}
+        except BaseException:
+            for s in snapshots:
+                self.forget(s.org)
+            raise
+        for s, (_, stored) in zip(snapshots, updates, strict=True):
+            if s.org in lost:
+                self.forget(s.org)
+            else:
+                self._keep(s.org, stored)
+        return lost
 
     def _snapshots(
         self, query: Document, after: str | None, limit: int, operation: str
@@ -168,7 +274,7 @@ class MongoAccountStore:
             if type(org) is not str:
                 continue  # not an account the commit loop could address
             try:
-                found.append((org, snapshot_from_document(document, org)))
+                found.append((org, self._decoded(org, document)))
             except CorruptStateError:
                 found.append((org, None))  # handled singly, where its error is reported
         return found

@@ -45,7 +45,8 @@ reads exactly that snapshot, loading it reads no entry past it, and folding the 
 in-memory journal gives the same state. The fast and cold paths never read the journal, so
 their commands are those of an account with the full journal; only the server's time differs
 (mongoeco's ``insert`` grows with the collection it scans). Against a real MongoDB (``--uri``)
-every history is loaded in full and the default is 10, 10,000 and 100,000 runs; on the wire
+every history is loaded in full (unless ``--full-load`` is given) and the default is 10,
+10,000 and 100,000 runs; on the wire
 server 10 and 5,000. Prints figures only; nothing here is asserted.
 
 Run: ``.venv/bin/python benchmarks/bench_mongo_commands.py [--uri URI] [--history N ...]``.
@@ -382,8 +383,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--full-load",
         type=int,
-        default=WIRE_FULL_LOAD,
-        help="on the wire server, longest history loaded in full (longer: seeded, see doc)",
+        help=(
+            "longest history loaded in full, longer ones are seeded (see the module doc; "
+            f"default: {WIRE_FULL_LOAD:,} on the wire server, no limit with --uri)"
+        ),
     )
     args = parser.parse_args(argv)
     if args.uri:
@@ -394,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             history_sizes,
             args.snapshot_runs,
             options=args,
-            full_load=None,
+            full_load=args.full_load,
         )
         return
     python = ensure_mongoeco_venv(ROOT)
@@ -405,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.history or WIRE_HISTORY,
             args.snapshot_runs,
             options=args,
-            full_load=args.full_load,
+            full_load=WIRE_FULL_LOAD if args.full_load is None else args.full_load,
         )
 
 

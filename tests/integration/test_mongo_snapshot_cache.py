@@ -88,3 +88,51 @@ def test_fast_path_command_counts(mongo_wire_uri: str) -> None:
     finally:
         client.drop_database(name)
         client.close()
+
+
+class Updates(Commands):
+    """Also keeps the ``$set`` paths and the filter of each account update."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__(database)
+        self.updates: list[tuple[dict[str, Any], list[str]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        """Count the command; keep an account update's filter and paths."""
+        super().started(event)
+        if event.database_name == self.database and event.command_name == "update":
+            for update in event.command["updates"]:
+                self.updates.append((dict(update["q"]), list(update["u"].get("$set", {}))))
+
+
+def test_a_cached_attribution_sets_only_what_it_changed(mongo_wire_uri: str) -> None:
+    """Over the wire the snapshot update of a charge sets version, at and the week only."""
+    name = unique_name("wire")
+    updates = Updates(name)
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_wire_uri, event_listeners=[updates])
+    try:
+        clock = FakeClock(datetime.fromisoformat(START_ISO))
+        config = BillingConfig(
+            compute_mode=True,
+            plans=(PlanSettings(plan_id="free"), PlanSettings(plan_id="team", compute_quota=100)),
+        )
+        billing = Billing(config, stores=MongoStores(client[name], clock=clock), clock=clock)
+        billing.subscribe("org_c", "team")
+        billing.attribute("org_c", "warm", {"llm": Decimal("0.004")})
+        updates.take()
+        updates.updates.clear()
+        clock.advance(timedelta(seconds=1))
+        billing.attribute("org_c", "run", {"llm": Decimal("0.004")})
+        assert Counter({"insert": 1, "update": 1}) == updates.take()
+        [(query, paths)] = updates.updates
+        version = query["version"]
+        assert ({"org": "org_c", "version": version}, ["version", "at", "state.week"]) == (
+            query,
+            paths,
+        )
+        stored = billing.stores.accounts.read_snapshot("org_c")
+        assert stored is not None
+        assert version + 1 == stored.version
+    finally:
+        client.drop_database(name)
+        client.close()

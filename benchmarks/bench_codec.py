@@ -1,13 +1,17 @@
-"""Decode cost of stored documents: one account snapshot and one journal entry.
+"""Encode and decode cost of stored documents: one account snapshot and one journal entry.
 
 Measures, in microseconds per call (``time.process_time``, best of ``--repeat`` rounds):
 
 - ``account_from_document`` on a state with a week, lots, reservations and debt (the core
   codec alone), and ``entry_from_document`` on an attribution entry;
 - the Mongo adapter's ``snapshot_from_document`` and ``entry_from`` on the same values as
-  stored documents (key unescaping and datetime normalisation included).
+  stored documents (key unescaping and datetime normalisation included);
+- what an attribution's two writes map: ``entry_document`` of the attribution entry, the full
+  ``snapshot_update`` and the changed-fields update a store that wrote the previous version
+  sends instead (``changed_fields_update``).
 
-These are what every gate read (one snapshot) and every catch-up (one decode per entry) pay.
+These are what every gate read (one snapshot), every catch-up (one decode per entry) and every
+attribution (one entry, one snapshot update) pay.
 Prints figures only; nothing here is asserted.
 
 Run it with ``.venv/bin/python benchmarks/bench_codec.py [--calls 20000] [--repeat 5]``.
@@ -36,6 +40,7 @@ from compute_pricing_mongo._documents import (
     snapshot_from_document,
     snapshot_update,
 )
+from compute_pricing_mongo._snapshot_changes import changed_fields_update, full_update
 
 
 def _stored_snapshot(snapshot: Snapshot) -> dict[str, Any]:
@@ -75,13 +80,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     entry = entry_to_document(attribution)
     stored_snapshot = _stored_snapshot(Snapshot("org_a", len(entries), state))
     stored_entry = entry_document(attribution)
+    previous = Snapshot("org_a", len(entries), state, attribution.at)
+    charged = Snapshot("org_a", len(entries) + 1, fold(state, attribution.events), attribution.at)
+    _, known = full_update(previous)
     figures = {
         "codec: account snapshot decode": lambda: account_from_document(account),
         "codec: journal entry decode": lambda: entry_from_document(entry),
         "mongo: snapshot document decode": lambda: snapshot_from_document(stored_snapshot),
         "mongo: journal document decode": lambda: entry_from(stored_entry),
+        "mongo: journal document encode": lambda: entry_document(attribution),
+        "mongo: full snapshot update": lambda: snapshot_update(charged),
+        "mongo: changed-fields update": lambda: changed_fields_update(charged, known),
     }
-    print(f"decode cost, best of {args.repeat} x {args.calls:,} calls (CPU time)")
+    print(f"encode and decode cost, best of {args.repeat} x {args.calls:,} calls (CPU time)")
     for label, func in figures.items():
         print(f"  {label:<34} {per_call_us(func, args.calls, args.repeat):8.2f} µs/call")
 

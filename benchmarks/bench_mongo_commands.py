@@ -46,8 +46,8 @@ in-memory journal gives the same state. The fast and cold paths never read the j
 their commands are those of an account with the full journal; only the server's time differs
 (mongoeco's ``insert`` grows with the collection it scans). Against a real MongoDB (``--uri``)
 every history is loaded in full (unless ``--full-load`` is given) and the default is 10,
-10,000 and 100,000 runs; on the wire
-server 10 and 5,000. Prints figures only; nothing here is asserted.
+10,000 and 100,000 runs; on the wire server 10 and 5,000. Prints figures only; nothing here is
+asserted.
 
 Run: ``.venv/bin/python benchmarks/bench_mongo_commands.py [--uri URI] [--history N ...]``.
 """

@@ -37,14 +37,15 @@ from typing import Any
 from pymongo import MongoClient, monitoring
 
 from compute_pricing import Billing, BillingConfig, FakeClock, PackSettings, PlanSettings
+from compute_pricing.memory import InMemoryAccountStore
 from compute_pricing.results import SweepSummary
 from compute_pricing_mongo import MongoStores
-from compute_pricing_mongo._documents import entry_document, snapshot_update
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make ``tests.support`` importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.wire_seed import prepare, seed, verify  # noqa: E402
 from tests.support.mongo_wire import ensure_mongoeco_venv, mongoeco_server  # noqa: E402
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -110,45 +111,44 @@ def seeded(accounts: int, batch: int) -> tuple[Billing, FakeClock]:
     return billing, clock
 
 
-def _nested(update: dict[str, Any], org: str) -> dict[str, Any]:
-    """The document a ``snapshot_update`` upsert would create (its ``$set`` paths nested)."""
-    document: dict[str, Any] = {"_id": org, "org": org}
-    for path, value in update["$set"].items():
-        *parents, leaf = path.split(".")  # keys are escaped: a "." only separates a path
-        node = document
-        for name in parents:
-            node = node.setdefault(name, {})
-        node[leaf] = value
-    return document
-
-
 def load(  # noqa: PLR0917 - the run's parts
-    client: Client, name: str, source: Billing, clock: FakeClock, accounts: int, batch: int
+    client: Client,
+    name: str,
+    source: Billing,
+    clock: FakeClock,
+    accounts: int,
+    batch: int,
+    journal_unique: bool,
 ) -> Billing:
-    """A ``Billing`` on a fresh database holding ``source``'s accounts."""
+    """A ``Billing`` on a fresh database holding ``source``'s accounts (see ``wire_seed``)."""
     client.drop_database(name)
     db = client[name]
-    store = source.stores.accounts
-    orgs = [f"org_{i:07d}" for i in range(accounts)]
-    entries = [entry_document(e) for org in orgs for e in store.read_journal(org)]
-    for i in range(0, len(entries), 1_000):
-        db["account_journal"].insert_many(entries[i : i + 1_000], ordered=False)
-    snapshots = []
-    for org in orgs:
-        snapshot = store.read_snapshot(org)
-        assert snapshot is not None  # noqa: S101 - every seeded org has one
-        snapshots.append(_nested(snapshot_update(snapshot), org))
-    db["accounts"].insert_many(snapshots, ordered=False)
+    prepare(db, journal_unique=journal_unique)
     sweep_clock = FakeClock(clock.now())
-    return Billing(config(batch), stores=MongoStores(db, clock=sweep_clock), clock=sweep_clock)
+    stores = MongoStores(db, clock=sweep_clock, ensure_indexes=False)
+    memory = source.stores.accounts
+    assert isinstance(memory, InMemoryAccountStore)  # noqa: S101 - built by ``seeded``
+    orgs = [f"org_{i:07d}" for i in range(accounts)]
+    seed(stores, memory, orgs)
+    verify(stores, memory, sorted({orgs[0], orgs[len(orgs) // 2], orgs[-1]}))
+    return Billing(config(batch), stores=stores, clock=sweep_clock)
 
 
-def bench_wire(client: Client, counter: CommandCounter, accounts: int, batch: int) -> None:
+def bench_wire(
+    client: Client,
+    counter: CommandCounter,
+    accounts: int,
+    batch: int,
+    *,
+    journal_unique: bool,
+) -> None:
     """Commands and client CPU per account of each sweep on ``accounts`` accounts."""
     source, clock = seeded(accounts, batch)
     name = f"bench_sweeps_{accounts}_{batch}"
     try:
-        billing = load(client, name, source, clock, accounts, batch)
+        began = time.perf_counter()
+        billing = load(client, name, source, clock, accounts, batch, journal_unique)
+        print(f"  seeded {accounts:,} accounts in {time.perf_counter() - began:.1f} s")
         clock_now = billing.clock
         assert isinstance(clock_now, FakeClock)  # noqa: S101 - built by ``load``
         for label, days, sweep in SWEEPS:
@@ -196,14 +196,22 @@ def bench_memory(accounts: Sequence[int]) -> None:
 
 
 def run(uri: str, label: str, wire_accounts: int, single_accounts: int) -> None:
-    """The wire figures against the server at ``uri``."""
+    """The wire figures against the server at ``uri`` (mongoeco unless ``label`` says not)."""
     counter = CommandCounter()
-    client: Client = MongoClient(uri, event_listeners=[counter], socketTimeoutMS=600_000)
+    client: Client = MongoClient(
+        # A busy single-threaded server answers the monitor's heartbeat late: a long bulk
+        # command must not be cancelled for that (pymongo's default waits 20 s).
+        uri,
+        event_listeners=[counter],
+        socketTimeoutMS=600_000,
+        connectTimeoutMS=600_000,
+    )
+    unique = "mongoeco" not in label
     try:
         client.admin.command("ping")
         print(f"sweeps on {label}: MongoDB commands and client CPU per account")
-        bench_wire(client, counter, wire_accounts, BATCH)
-        bench_wire(client, counter, single_accounts, 1)
+        bench_wire(client, counter, wire_accounts, BATCH, journal_unique=unique)
+        bench_wire(client, counter, single_accounts, 1, journal_unique=unique)
     finally:
         client.close()
 

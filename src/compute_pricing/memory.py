@@ -29,7 +29,7 @@ from compute_pricing.events import Event, ExtrasCredited
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.plans import Plan
 from compute_pricing.ports import Clock, JobCursor
-from compute_pricing.state import Account
+from compute_pricing.state import Account, Lot
 from compute_pricing.stripe.records import MAX_ERROR_LENGTH, ProcessedEvent
 from compute_pricing.sweep_index import DueIndex
 
@@ -52,6 +52,16 @@ def _past_due_since(state: Account) -> datetime | None:
     """The instant the dunning sweep looks at: ``past_due_since`` while past due."""
     subscription = state.subscription
     return subscription.past_due_since if subscription.status == "past_due" else None
+
+
+def _same_expiries(old: tuple[Lot, ...], new: tuple[Lot, ...]) -> bool:
+    """Whether ``new`` holds lots with the very expiry objects of ``old``, in order (a debit)."""
+    if len(old) != len(new):
+        return False
+    for before, after in zip(old, new, strict=True):
+        if before.expires_at is not after.expires_at:
+            return False
+    return True
 
 
 class InMemoryAccountStore:
@@ -165,7 +175,7 @@ class InMemoryAccountStore:
             and (week is None or old_week is None or week.reset_at != old_week.reset_at)
         ):
             self._resets.set(org, None if week is None else week.reset_at)
-        if old is None or state.lots is not old.lots:
+        if old is None or (state.lots is not old.lots and not _same_expiries(old.lots, state.lots)):
             self._expiries.set(org, state.next_expiry)
         if old is None or state.subscription is not old.subscription:
             self._dunning.set(org, _past_due_since(state))

@@ -172,3 +172,18 @@ def test_attribution_shaped_saves_keep_the_index_without_moving_it() -> None:
     store.save_snapshot(Snapshot(org="org_a", version=2, state=charged))
     assert ["org_a"] == store.orgs_due_for_reset(T0, after=None, limit=5)
     assert [] == store.orgs_due_for_reset(T0 - timedelta(seconds=1), after=None, limit=5)
+
+
+def test_a_debit_drawing_a_lot_keeps_its_expiry_indexed() -> None:
+    """A drawn lot keeps its expiry object: the org stays due at it, not before."""
+    store = InMemoryAccountStore()
+    lot = _lot(T0)
+    state = Account(org="org_a", subscription=Subscription(plan_id="team"), lots=(lot,))
+    store.save_snapshot(Snapshot(org="org_a", version=1, state=state))
+    drawn = attrs.evolve(state, lots=(lot.drawn(2),))
+    store.save_snapshot(Snapshot(org="org_a", version=2, state=drawn))
+    assert ["org_a"] == store.orgs_with_expiring_lots(T0, after=None, limit=5)
+    assert [] == store.orgs_with_expiring_lots(T0 - timedelta(seconds=1), after=None, limit=5)
+    spent = attrs.evolve(state, lots=())
+    store.save_snapshot(Snapshot(org="org_a", version=3, state=spent))
+    assert [] == store.orgs_with_expiring_lots(T0, after=None, limit=5)

@@ -62,7 +62,11 @@ class DueIndex:
         if instant is None:
             return
         self._due[org] = instant
-        self._days.setdefault(_day(instant), set()).add(org)
+        day = _day(instant)
+        bucket = self._days.get(day)
+        if bucket is None:  # not ``setdefault``: no new empty set per call
+            bucket = self._days[day] = set()
+        bucket.add(org)
         at = self._at
         if at is not None and instant <= at and (old is None or old > at):
             view = self._view  # newly due at the viewed instant: add it unless still there

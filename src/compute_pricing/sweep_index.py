@@ -63,10 +63,10 @@ class DueIndex:
             return
         self._due[org] = instant
         day = _day(instant)
-        bucket = self._days.get(day)
-        if bucket is None:  # not ``setdefault``: no new empty set per call
-            bucket = self._days[day] = set()
-        bucket.add(org)
+        known = self._days.get(day)
+        if known is None:  # not ``setdefault``: no new empty set per call
+            known = self._days[day] = set()
+        known.add(org)
         at = self._at
         if at is not None and instant <= at and (old is None or old > at):
             view = self._view  # newly due at the viewed instant: add it unless still there

@@ -5,26 +5,44 @@ MongoDB commands per account (floor: 3 per batch, a query and two bulk writes, =
 one at a time it costs 3 per account (a snapshot ``find``, the journal ``insert`` and the
 snapshot ``update``). In memory the time per account stays flat from 1,000 to 100,000 accounts.
 
-How: accounts are built by the real core in memory (``Billing.in_memory``: subscribe, one
-attribution, one pack that expires after 30 days; a third of them then fail a payment). For the
-wire figures their journals and snapshots are bulk-loaded into a fresh database on a mongoeco
-wire server (before the indexes are built), then a ``Billing`` on ``MongoStores`` sweeps them 31
-days later (reset and expiry) and 45 days later (dunning) while a pymongo ``CommandListener``
-counts the commands; client CPU is this process's ``time.process_time`` (the server is another
-process). mongoeco's own writes slow down as a collection grows (its unique index build over
-~2,300 journal documents of 500 accounts timed out), so the wire run defaults to 200 accounts
-batched and 30 one at a time (neither per-account count depends on the number: it is 3 per
-batch, or 3 per account); ``--uri`` a real MongoDB for 1,000 and more. In memory each sweep
-runs on 1,000, 10,000 and 100,000 accounts, one at a time and batched; the figure is CPU
-microseconds per account. Prints figures only; nothing here is asserted.
+How the accounts are made: the real core builds them in memory (``Billing.in_memory``:
+subscribe, one attribution, one pack that expires after 30 days; a third of them then fail a
+payment), then sweeps run 31 days later (reset and expiry) and 45 days later (dunning).
 
-Run: ``.venv/bin/python benchmarks/bench_sweeps.py [--uri URI] [--wire-accounts 200]
-[--memory-accounts 1000 10000 100000]``.
+Over the wire (``--wire-accounts``, default 1,000, batch 500; ``--single-accounts`` 30 one at a
+time) the accounts are copied into a fresh database by ``benchmarks/wire_seed.py``, not built
+through the library (thousands of round trips, and mongoeco's inserts slow down as a collection
+grows): the indexes are created first on the empty collections, then every journal entry goes
+in one ``append_many`` (one ``insert_many``) and every snapshot in one ``save_snapshots`` (one
+``bulk_write``), the adapter's own encoding; three accounts are read back through the library
+and compared with their in-memory source. On mongoeco the journal's two compound unique indexes
+are left out (mongoeco checks one by scanning the collection on every insert); the client sends
+the same commands and decodes the same replies, so neither figure changes. A pymongo
+``CommandListener`` counts the commands of the sweep's database; client CPU is this process's
+``time.process_time`` (the server is another process). mongoeco itself still scans the
+collection for every inserted ``_id``, so seeding 1,000 accounts and each sweep's bulk insert
+take tens of seconds of server time (printed as wall time): that is not the library's cost.
+``--uri`` a real MongoDB to time the server too; ``--skip-wire`` for the in-memory part only.
+
+In memory (``--memory-accounts``, default 1,000 / 10,000 / 100,000) each sweep runs batched and
+one at a time, each run starting right after a full collection; the figure is CPU microseconds
+per swept account with the cyclic GC on, its ratio to the smallest run, and, measured with a
+``gc.callbacks`` hook, the full (generation 2) collections that ran inside the sweep, their
+time per account and the figure without them. CPython runs a full collection once the objects
+that survived younger collections since the last one reach a quarter of the tracked heap; a
+sweep leaves a few new long-lived objects per account (its journal entry and new state), so a
+sweep of 10,000 or more accounts pays about one collection of the whole heap (about 23 tracked
+objects per account) and a sweep of 1,000 accounts, whose heap is mostly the interpreter's own,
+pays none. Prints figures only; nothing here is asserted.
+
+Run: ``.venv/bin/python benchmarks/bench_sweeps.py [--uri URI] [--wire-accounts 1000]
+[--single-accounts 30] [--memory-accounts 1000 10000 100000] [--skip-wire]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections import Counter
@@ -37,14 +55,15 @@ from typing import Any
 from pymongo import MongoClient, monitoring
 
 from compute_pricing import Billing, BillingConfig, FakeClock, PackSettings, PlanSettings
+from compute_pricing.memory import InMemoryAccountStore
 from compute_pricing.results import SweepSummary
 from compute_pricing_mongo import MongoStores
-from compute_pricing_mongo._documents import entry_document, snapshot_update
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make ``tests.support`` importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.wire_seed import prepare, seed, verify  # noqa: E402
 from tests.support.mongo_wire import ensure_mongoeco_venv, mongoeco_server  # noqa: E402
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -110,45 +129,44 @@ def seeded(accounts: int, batch: int) -> tuple[Billing, FakeClock]:
     return billing, clock
 
 
-def _nested(update: dict[str, Any], org: str) -> dict[str, Any]:
-    """The document a ``snapshot_update`` upsert would create (its ``$set`` paths nested)."""
-    document: dict[str, Any] = {"_id": org, "org": org}
-    for path, value in update["$set"].items():
-        *parents, leaf = path.split(".")  # keys are escaped: a "." only separates a path
-        node = document
-        for name in parents:
-            node = node.setdefault(name, {})
-        node[leaf] = value
-    return document
-
-
 def load(  # noqa: PLR0917 - the run's parts
-    client: Client, name: str, source: Billing, clock: FakeClock, accounts: int, batch: int
+    client: Client,
+    name: str,
+    source: Billing,
+    clock: FakeClock,
+    accounts: int,
+    batch: int,
+    journal_unique: bool,
 ) -> Billing:
-    """A ``Billing`` on a fresh database holding ``source``'s accounts."""
+    """A ``Billing`` on a fresh database holding ``source``'s accounts (see ``wire_seed``)."""
     client.drop_database(name)
     db = client[name]
-    store = source.stores.accounts
-    orgs = [f"org_{i:07d}" for i in range(accounts)]
-    entries = [entry_document(e) for org in orgs for e in store.read_journal(org)]
-    for i in range(0, len(entries), 1_000):
-        db["account_journal"].insert_many(entries[i : i + 1_000], ordered=False)
-    snapshots = []
-    for org in orgs:
-        snapshot = store.read_snapshot(org)
-        assert snapshot is not None  # noqa: S101 - every seeded org has one
-        snapshots.append(_nested(snapshot_update(snapshot), org))
-    db["accounts"].insert_many(snapshots, ordered=False)
+    prepare(db, journal_unique=journal_unique)
     sweep_clock = FakeClock(clock.now())
-    return Billing(config(batch), stores=MongoStores(db, clock=sweep_clock), clock=sweep_clock)
+    stores = MongoStores(db, clock=sweep_clock, ensure_indexes=False)
+    memory = source.stores.accounts
+    assert isinstance(memory, InMemoryAccountStore)  # noqa: S101 - built by ``seeded``
+    orgs = [f"org_{i:07d}" for i in range(accounts)]
+    seed(stores, memory, orgs)
+    verify(stores, memory, sorted({orgs[0], orgs[len(orgs) // 2], orgs[-1]}))
+    return Billing(config(batch), stores=stores, clock=sweep_clock)
 
 
-def bench_wire(client: Client, counter: CommandCounter, accounts: int, batch: int) -> None:
+def bench_wire(
+    client: Client,
+    counter: CommandCounter,
+    accounts: int,
+    batch: int,
+    *,
+    journal_unique: bool,
+) -> None:
     """Commands and client CPU per account of each sweep on ``accounts`` accounts."""
     source, clock = seeded(accounts, batch)
     name = f"bench_sweeps_{accounts}_{batch}"
     try:
-        billing = load(client, name, source, clock, accounts, batch)
+        began = time.perf_counter()
+        billing = load(client, name, source, clock, accounts, batch, journal_unique)
+        print(f"  seeded {accounts:,} accounts in {time.perf_counter() - began:.1f} s")
         clock_now = billing.clock
         assert isinstance(clock_now, FakeClock)  # noqa: S101 - built by ``load``
         for label, days, sweep in SWEEPS:
@@ -178,32 +196,86 @@ def bench_wire(client: Client, counter: CommandCounter, accounts: int, batch: in
         client.drop_database(name)
 
 
+class FullCollections:
+    """Counts the cyclic GC's full (generation 2) collections and the time they take."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        """A ``gc.callbacks`` hook."""
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._began = time.process_time()
+        else:
+            self.count += 1
+            self.seconds += time.process_time() - self._began
+
+    def take(self) -> tuple[int, float]:
+        """Collections and seconds so far, reset."""
+        taken = (self.count, self.seconds)
+        self.count, self.seconds = 0, 0.0
+        return taken
+
+
 def bench_memory(accounts: Sequence[int]) -> None:
     """CPU microseconds per account of each in-memory sweep, one at a time and batched."""
-    print("\nin memory, CPU us per swept account (flat from 1,000 to 100,000 is the target):")
-    for batch in (1, BATCH):
-        for n in accounts:
-            billing, clock = seeded(n, batch)
-            figures = []
-            for label, days, sweep in SWEEPS:
-                clock.set(START + timedelta(days=days))
-                cpu = time.process_time()
-                summary = sweep(billing)
-                cpu = time.process_time() - cpu
-                swept = max(summary.processed + summary.skipped, 1)
-                figures.append(f"{label} {cpu / swept * 1e6:,.1f} ({swept:,})")
-            print(f"  batch {batch:>3}, {n:>7,} accounts: " + "; ".join(figures))
+    print(
+        "\nin memory, CPU us per swept account, GC on (target: flat from the smallest to the "
+        "largest run; ratio = this size / the smallest);\n  [full collections inside the "
+        "sweep: count, their us per account; the figure without them]"
+    )
+    full = FullCollections()
+    gc.callbacks.append(full)
+    try:
+        for batch in (BATCH, 1):
+            smallest: dict[str, float] = {}
+            for n in accounts:
+                billing, clock = seeded(n, batch)
+                gc.collect()  # every run starts from an empty young heap and no pending survivors
+                figures = []
+                for label, days, sweep in SWEEPS:
+                    clock.set(START + timedelta(days=days))
+                    full.take()
+                    cpu = time.process_time()
+                    summary = sweep(billing)
+                    cpu = time.process_time() - cpu
+                    collections, in_full = full.take()
+                    swept = max(summary.processed + summary.skipped, 1)
+                    per = cpu / swept * 1e6
+                    base = smallest.setdefault(label, per)
+                    figures.append(
+                        f"{label} {per:,.1f} (ratio {per / base:.2f}) "
+                        f"[{collections}, {in_full / swept * 1e6:,.1f}; "
+                        f"{per - in_full / swept * 1e6:,.1f}]"
+                    )
+                print(f"  batch {batch:>3}, {n:>7,} accounts: " + "; ".join(figures))
+                del billing, clock
+                gc.collect()  # this run's heap goes now, not inside the next run's sweeps
+    finally:
+        gc.callbacks.remove(full)
 
 
 def run(uri: str, label: str, wire_accounts: int, single_accounts: int) -> None:
-    """The wire figures against the server at ``uri``."""
+    """The wire figures against the server at ``uri`` (mongoeco unless ``label`` says not)."""
     counter = CommandCounter()
-    client: Client = MongoClient(uri, event_listeners=[counter], socketTimeoutMS=600_000)
+    client: Client = MongoClient(
+        # A busy single-threaded server answers the monitor's heartbeat late: a long bulk
+        # command must not be cancelled for that (pymongo's default waits 20 s).
+        uri,
+        event_listeners=[counter],
+        socketTimeoutMS=600_000,
+        connectTimeoutMS=600_000,
+    )
+    unique = "mongoeco" not in label
     try:
         client.admin.command("ping")
         print(f"sweeps on {label}: MongoDB commands and client CPU per account")
-        bench_wire(client, counter, wire_accounts, BATCH)
-        bench_wire(client, counter, single_accounts, 1)
+        bench_wire(client, counter, wire_accounts, BATCH, journal_unique=unique)
+        bench_wire(client, counter, single_accounts, 1, journal_unique=unique)
     finally:
         client.close()
 
@@ -212,13 +284,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Parse arguments, start a wire server unless ``--uri`` is given, print the figures."""
     parser = argparse.ArgumentParser(description="Sweep cost per account.")
     parser.add_argument("--uri", help="a real MongoDB (default: start a mongoeco wire server)")
-    parser.add_argument("--wire-accounts", type=int, default=200)
+    parser.add_argument("--wire-accounts", type=int, default=1_000)
     parser.add_argument("--single-accounts", type=int, default=30)
     parser.add_argument("--memory-accounts", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--skip-wire", action="store_true", help="the in-memory figures only")
     args = parser.parse_args(argv)
-    if args.uri:
+    if args.uri and not args.skip_wire:
         run(args.uri, "MongoDB at --uri", args.wire_accounts, args.single_accounts)
-    else:
+    elif not args.skip_wire:
         python = ensure_mongoeco_venv(ROOT)
         with mongoeco_server(python, ROOT / "tests" / "support" / "mongoeco_server.py") as uri:
             run(uri, "the mongoeco wire server", args.wire_accounts, args.single_accounts)

@@ -29,7 +29,9 @@ from compute_pricing.events import Event, ExtrasCredited
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.plans import Plan
 from compute_pricing.ports import Clock, JobCursor
+from compute_pricing.state import Account, Lot
 from compute_pricing.stripe.records import MAX_ERROR_LENGTH, ProcessedEvent
+from compute_pricing.sweep_index import DueIndex
 
 __all__ = [
     "EventRecorder",
@@ -46,20 +48,20 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _due_for_reset(now: datetime) -> Callable[[Snapshot], bool]:
-    return lambda s: s.state.week is not None and s.state.week.reset_at <= now
+def _past_due_since(state: Account) -> datetime | None:
+    """The instant the dunning sweep looks at: ``past_due_since`` while past due."""
+    subscription = state.subscription
+    return subscription.past_due_since if subscription.status == "past_due" else None
 
 
-def _expiring(now: datetime) -> Callable[[Snapshot], bool]:
-    return lambda s: s.state.next_expiry is not None and s.state.next_expiry <= now
-
-
-def _past_due_before(cutoff: datetime) -> Callable[[Snapshot], bool]:
-    def stale(s: Snapshot) -> bool:
-        since = s.state.subscription.past_due_since
-        return s.state.subscription.status == "past_due" and since is not None and since <= cutoff
-
-    return stale
+def _same_expiries(old: tuple[Lot, ...], new: tuple[Lot, ...]) -> bool:
+    """Whether ``new`` holds lots with the very expiry objects of ``old``, in order (a debit)."""
+    if len(old) != len(new):
+        return False
+    for before, after in zip(old, new, strict=True):
+        if before.expires_at is not after.expires_at:
+            return False
+    return True
 
 
 class InMemoryAccountStore:
@@ -80,7 +82,9 @@ class InMemoryAccountStore:
         self._journal: dict[str, list[JournalEntry]] = defaultdict(list)
         self._keys: dict[tuple[str, str], JournalEntry] = {}
         self._snapshots: dict[str, Snapshot] = {}
-        self._sorted: list[str] = []  # every org with a snapshot, sorted: the sweeps' index
+        self._sorted: list[str] = []  # every org with a snapshot, sorted
+        # The sweeps' indexes, kept on each stored snapshot's instants (see ``_reindex``).
+        self._resets, self._expiries, self._dunning = DueIndex(), DueIndex(), DueIndex()
         self._retain = retain_keys
         self._dropped: dict[str, int] = defaultdict(int)  # entries dropped before the kept ones
         self._windows: dict[str, deque[str]] = defaultdict(deque)  # kept keys, oldest first
@@ -128,6 +132,7 @@ class InMemoryAccountStore:
             if current is None:
                 bisect.insort(self._sorted, snapshot.org)
             self._snapshots[snapshot.org] = snapshot
+            self._reindex(current, snapshot)
             if self._retain is not None:  # the entries the snapshot holds leave the journal
                 drop = snapshot.version - self._dropped[snapshot.org]
                 if drop > 0:
@@ -155,59 +160,82 @@ class InMemoryAccountStore:
             entries = list(self._journal.get(org, []))
         return (entry for entry in reversed(entries) if entry.ledger > 0)
 
-    def _matching(
+    def _reindex(self, current: Snapshot | None, snapshot: Snapshot) -> None:
+        """Move ``snapshot``'s org in the sweep indexes (under the lock, after the store).
+
+        A part of the state that is the very object the stored snapshot held cannot have moved
+        its instant, so an attribution (a new week with the same ``reset_at``, the same lots
+        and subscription on the quota path) costs a few identity checks.
+        """
+        org, state = snapshot.org, snapshot.state
+        old = None if current is None else current.state
+        week, old_week = state.week, None if old is None else old.week
+        if old is None or (
+            week is not old_week
+            and (week is None or old_week is None or week.reset_at != old_week.reset_at)
+        ):
+            self._resets.set(org, None if week is None else week.reset_at)
+        if old is None or (state.lots is not old.lots and not _same_expiries(old.lots, state.lots)):
+            self._expiries.set(org, state.next_expiry)
+        if old is None or state.subscription is not old.subscription:
+            self._dunning.set(org, _past_due_since(state))
+
+    def _due(
+        self, index: DueIndex, at: datetime, after: str | None, limit: int
+    ) -> list[tuple[str, Snapshot | None]]:
+        """The orgs ``index`` holds due at ``at`` past ``after``, with their snapshots."""
+        with self._lock:
+            snapshots = self._snapshots
+            return [(org, snapshots[org]) for org in index.due(at, after=after, limit=limit)]
+
+    def _due_orgs(self, index: DueIndex, at: datetime, after: str | None, limit: int) -> list[str]:
+        """The orgs ``index`` holds due at ``at`` past ``after``."""
+        with self._lock:
+            return index.due(at, after=after, limit=limit)
+
+    def _orgs(
         self, predicate: Callable[[Snapshot], bool], after: str | None, limit: int
-    ) -> list[Snapshot]:
-        """Snapshots past ``after`` in org order that match, at most ``limit``: one pass over
-        the sorted index from ``after`` on, so a sweep's cost per account stays flat."""
-        found: list[Snapshot] = []
+    ) -> list[str]:
+        """Orgs past ``after`` in org order whose snapshot matches, at most ``limit``."""
+        found: list[str] = []
         with self._lock:
             start = 0 if after is None else bisect.bisect_right(self._sorted, after)
             for org in itertools.islice(self._sorted, start, None):
                 if len(found) >= limit:
                     break
-                snapshot = self._snapshots[org]
-                if predicate(snapshot):
-                    found.append(snapshot)
+                if predicate(self._snapshots[org]):
+                    found.append(org)
         return found
-
-    def _orgs(
-        self, predicate: Callable[[Snapshot], bool], after: str | None, limit: int
-    ) -> list[str]:
-        return [snapshot.org for snapshot in self._matching(predicate, after, limit)]
 
     def snapshots_due_for_reset(
         self, now: datetime, *, after: str | None, limit: int
     ) -> list[tuple[str, Snapshot | None]]:
-        """Orgs whose week ``reset_at <= now``, with their snapshots."""
-        found = self._matching(_due_for_reset(now), after, limit)
-        return [(snapshot.org, snapshot) for snapshot in found]
+        """Orgs whose week ``reset_at <= now``, with their snapshots (from the due index)."""
+        return self._due(self._resets, now, after, limit)
 
     def snapshots_with_expiring_lots(
         self, now: datetime, *, after: str | None, limit: int
     ) -> list[tuple[str, Snapshot | None]]:
         """Orgs with a lot expiring at or before ``now``, with their snapshots."""
-        found = self._matching(_expiring(now), after, limit)
-        return [(snapshot.org, snapshot) for snapshot in found]
+        return self._due(self._expiries, now, after, limit)
 
     def snapshots_past_due_before(
         self, cutoff: datetime, *, after: str | None, limit: int
     ) -> list[tuple[str, Snapshot | None]]:
         """Orgs past due since at or before ``cutoff``, with their snapshots."""
-        found = self._matching(_past_due_before(cutoff), after, limit)
-        return [(snapshot.org, snapshot) for snapshot in found]
+        return self._due(self._dunning, cutoff, after, limit)
 
     def orgs_due_for_reset(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
         """Orgs whose week ``reset_at <= now``."""
-        return self._orgs(_due_for_reset(now), after, limit)
+        return self._due_orgs(self._resets, now, after, limit)
 
     def orgs_with_expiring_lots(self, now: datetime, *, after: str | None, limit: int) -> list[str]:
         """Orgs with a lot expiring at or before ``now``."""
-        return self._orgs(_expiring(now), after, limit)
+        return self._due_orgs(self._expiries, now, after, limit)
 
     def orgs_past_due_before(self, cutoff: datetime, *, after: str | None, limit: int) -> list[str]:
         """Orgs past due since at or before ``cutoff``."""
-        return self._orgs(_past_due_before(cutoff), after, limit)
+        return self._due_orgs(self._dunning, cutoff, after, limit)
 
     def org_for_customer(self, customer_id: str) -> str | None:
         """The least org whose snapshot links ``customer_id``."""

@@ -120,3 +120,23 @@ def test_bench_contention_starts_the_suites_wire_server_script() -> None:
     """bench_contention's own server (no --uri) is the script the suite starts."""
     script = load("bench_contention").SERVER_SCRIPT
     assert (True, "mongoeco_server.py") == (script.is_file(), script.name)
+
+
+def test_bench_sweeps_seeds_the_wire_and_prints_every_figure(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """bench_sweeps seeds a mongoeco database (read back), counts commands, prints ratios."""
+    argv = ["--wire-accounts", "6", "--single-accounts", "3", "--memory-accounts", "6", "9"]
+    load("bench_sweeps").main(argv)
+    out = capsys.readouterr().out
+    for label in (
+        "seeded 6 accounts",
+        "weekly reset      6 accounts, batch 500",
+        "dunning           3 accounts, batch   1",
+        "commands/account",
+        "client CPU",
+        "batch 500,       9 accounts: weekly reset",
+        "batch   1,       6 accounts",
+        "(ratio 1.00)",
+    ):
+        assert label in out

@@ -4,6 +4,10 @@
 
 - it takes the lease ``cron:<job>`` (``Lock.hold``); a copy that finds it taken does nothing
   and says so (``lock: "busy"``), so two copies never work at once while the lease lives;
+- it renews the lease after an org once half its TTL has passed since it was taken or last
+  renewed, so a run longer than the TTL keeps it; a renewal that fails (the lease expired and
+  another copy took it over) stops the run there (``lock: "lost"``, exit code 1), its cursor
+  left for the copy that holds the lease now;
 - it resumes past the org saved in the job's cursor (``JobCursorStore``) when the previous run
   did not finish, checkpoints the cursor after every org, and clears it at the end, so a killed
   run is finished by the next one without redoing or missing an org;
@@ -20,13 +24,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from compute_pricing.events import CronRunFinished
-from compute_pricing.ports import JobCursor
+from compute_pricing.ports import JobCursor, Lease
 from compute_pricing.reconcile import reconcile_all
 from compute_pricing.results import SweepSummary
 
@@ -51,7 +57,8 @@ class JobSummary:
     """What one run did. ``failed`` maps org to its error; ``extra`` holds job-specific figures.
 
     ``lock`` is ``"held"`` (this run held the lease), ``"busy"`` (another copy holds it: nothing
-    was done) or ``"none"`` (a dry run takes no lease). ``resumed_after`` is the cursor this run
+    was done), ``"lost"`` (a renewal failed: the run stopped part way) or ``"none"`` (a dry run
+    takes no lease). ``resumed_after`` is the cursor this run
     started past, if the previous run was unfinished.
     """
 
@@ -72,8 +79,9 @@ class JobSummary:
 
     @property
     def exit_code(self) -> int:
-        """``0`` when every org was handled, ``1`` when some failed (or diverged)."""
-        return 1 if self.failed or self.extra.get("divergences") else 0
+        """``0`` when every org was handled, ``1`` when some failed (or diverged) or the run
+        lost its lease part way."""
+        return 1 if self.failed or self.extra.get("divergences") or self.lock == "lost" else 0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON summary: ``job, processed, skipped, errors, duration_s, dry_run`` and more."""
@@ -125,27 +133,63 @@ def run_job(
     if dry_run:
         summary, extra = _sweep(billing, job, after=None, dry_run=True, on_org=on_org or _ignore)
         return _finish(billing, job, summary, extra, started, dry_run=True, lock="none")
-    with billing.stores.lock.hold(f"cron:{job}", lock_ttl_seconds) as held:
-        if not held:
+    with billing.stores.lock.hold(f"cron:{job}", lock_ttl_seconds) as lease:
+        if not lease:
             log.info("cron %s: another copy holds the lease", job, extra={"job": job})
             return _finish(billing, job, SweepSummary(), {}, started, dry_run=False, lock="busy")
         cursors = billing.stores.job_cursors
         cursor = cursors.load(job)
         after = cursor.after if cursor is not None else None
         run_started_at = billing.clock.now()
+        keeper = _LeaseKeeper(lease, billing, lock_ttl_seconds)
+        seen: Counter[str] = Counter()
+        failed: dict[str, str] = {}
 
         def checkpoint(org: str, outcome: str) -> None:
             cursors.save(JobCursor(job, org, run_started_at, billing.clock.now()))
+            seen[outcome] += 1
             if outcome == "error":
+                failed[org] = "error (see the log)"
                 log.warning("cron %s: org %s failed", job, org, extra={"job": job, "org": org})
             if on_org is not None:
                 on_org(org, outcome)
+            keeper.keep()
 
-        summary, extra = _sweep(billing, job, after=after, dry_run=False, on_org=checkpoint)
+        try:
+            summary, extra = _sweep(billing, job, after=after, dry_run=False, on_org=checkpoint)
+        except _LeaseLostError:
+            log.warning("cron %s: the lease was lost; stopping", job, extra={"job": job})
+            partial = SweepSummary(seen["processed"], seen["skipped"], failed)
+            return _finish(
+                billing, job, partial, {}, started, dry_run=False, lock="lost", resumed_after=after
+            )
         cursors.clear(job)
         return _finish(
             billing, job, summary, extra, started, dry_run=False, lock="held", resumed_after=after
         )
+
+
+class _LeaseLostError(Exception):
+    """The run's lease could not be renewed: another copy holds it now."""
+
+
+class _LeaseKeeper:
+    """Renews ``lease`` once half of ``ttl_seconds`` has passed on the billing's clock."""
+
+    def __init__(self, lease: Lease, billing: Billing, ttl_seconds: int) -> None:
+        self._lease = lease
+        self._clock = billing.clock
+        self._every = timedelta(seconds=ttl_seconds) / 2
+        self._since = self._clock.now()
+
+    def keep(self) -> None:
+        """Renew if due; raise :class:`_LeaseLostError` if the lease is no longer this run's."""
+        now = self._clock.now()
+        if now - self._since < self._every:
+            return
+        if not self._lease.renew():
+            raise _LeaseLostError
+        self._since = now
 
 
 def _ignore(org: str, outcome: str) -> None:

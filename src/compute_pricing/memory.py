@@ -28,7 +28,7 @@ from compute_pricing.errors import (
 from compute_pricing.events import Event, ExtrasCredited
 from compute_pricing.journal import JournalEntry, Snapshot
 from compute_pricing.plans import Plan
-from compute_pricing.ports import Clock, JobCursor
+from compute_pricing.ports import Clock, JobCursor, Lease
 from compute_pricing.state import Account, Lot
 from compute_pricing.stripe.records import MAX_ERROR_LENGTH, ProcessedEvent
 from compute_pricing.sweep_index import DueIndex
@@ -396,8 +396,8 @@ class InMemoryLock:
         self._leases: dict[str, tuple[str, datetime]] = {}
 
     @contextmanager
-    def hold(self, name: str, ttl_seconds: int) -> Iterator[bool]:
-        """Yield ``True`` if this caller took the lease; release it on exit."""
+    def hold(self, name: str, ttl_seconds: int) -> Iterator[Lease]:
+        """Yield the lease (truthy if this caller took it); release it on exit."""
         token = uuid.uuid4().hex
         now = self._clock.now()
         with self._mutex:
@@ -405,8 +405,16 @@ class InMemoryLock:
             taken = current is None or current[1] <= now
             if taken:
                 self._leases[name] = (token, now + timedelta(seconds=ttl_seconds))
+
+        def renew() -> bool:
+            with self._mutex:
+                if self._leases.get(name, ("", now))[0] != token:
+                    return False
+                self._leases[name] = (token, self._clock.now() + timedelta(seconds=ttl_seconds))
+                return True
+
         try:
-            yield taken
+            yield Lease(taken, renew)
         finally:
             if taken:
                 with self._mutex:

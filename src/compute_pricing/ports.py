@@ -7,7 +7,7 @@ ready client, keep all document mapping to themselves, and pass the contract sui
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -28,6 +28,7 @@ __all__ = [
     "IdGenerator",
     "JobCursor",
     "JobCursorStore",
+    "Lease",
     "Lock",
     "OrgDirectory",
     "PaymentGateway",
@@ -242,11 +243,39 @@ class ProcessedEventStore(Protocol):
         ...
 
 
-class Lock(Protocol):
-    """A named lease for cron jobs; a holder that dies loses it after ``ttl_seconds``."""
+class Lease:
+    """What :meth:`Lock.hold` yields: truthy iff this caller took the lease on the name.
 
-    def hold(self, name: str, ttl_seconds: int) -> AbstractContextManager[bool]:
-        """Context manager yielding whether this caller holds ``name``."""
+    :meth:`renew` extends a taken lease to its TTL from now and says whether this caller still
+    held it: ``False`` once it expired and another caller took it over, after it was released,
+    or for a lease never taken. A lock implementation passes its own renewal function.
+    """
+
+    __slots__ = ("_renew", "taken")
+
+    def __init__(self, taken: bool, renew: Callable[[], bool] | None = None) -> None:
+        self.taken = taken
+        self._renew = renew
+
+    def __bool__(self) -> bool:
+        return self.taken
+
+    def __repr__(self) -> str:
+        return f"Lease(taken={self.taken})"
+
+    def renew(self) -> bool:
+        """Extend the lease by its TTL from now; ``False`` if this caller no longer holds it."""
+        return self.taken and self._renew is not None and self._renew()
+
+
+class Lock(Protocol):
+    """A named lease for cron jobs; a holder that dies loses it after ``ttl_seconds``.
+
+    A long run keeps its lease by calling :meth:`Lease.renew` before the TTL runs out.
+    """
+
+    def hold(self, name: str, ttl_seconds: int) -> AbstractContextManager[Lease]:
+        """Context manager yielding the :class:`Lease` (truthy iff this caller took ``name``)."""
         ...
 
 

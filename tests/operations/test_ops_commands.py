@@ -219,6 +219,41 @@ def test_a_resumed_run_starts_past_the_cursor_and_clears_it() -> None:
     assert cursors.load("weekly-reset") is None
 
 
+def test_a_run_longer_than_its_lease_renews_it() -> None:
+    """20 s an org, TTL 30 s: renewed at half the TTL, never lost, no rival gets in."""
+    billing, clock = seeded(6)
+    clock.advance(timedelta(days=40))
+    rivals: list[bool] = []
+
+    def slow(org: str, outcome: str) -> None:
+        clock.advance(seconds=20)
+        with billing.stores.lock.hold("cron:weekly-reset", 30) as rival:
+            rivals.append(bool(rival))
+
+    summary = run_job(billing, "weekly-reset", lock_ttl_seconds=30, on_org=slow)
+    assert (6, "held", 0) == (summary.processed, summary.lock, summary.exit_code)
+    assert [False] * 6 == rivals  # 120 s in all, four times the TTL
+
+
+def test_a_lost_lease_stops_the_run_and_leaves_the_cursor() -> None:
+    """The lease expires and a rival takes it: the run stops after that org, exit code 1."""
+    billing, clock = seeded(3)
+    clock.advance(timedelta(days=40))
+    rival = billing.stores.lock.hold("cron:weekly-reset", 600)
+
+    def stall(org: str, outcome: str) -> None:
+        clock.advance(seconds=31)
+        assert bool(rival.__enter__())
+
+    summary = run_job(billing, "weekly-reset", lock_ttl_seconds=30, on_org=stall)
+    rival.__exit__(None, None, None)
+    assert (1, "lost", 1) == (summary.processed, summary.lock, summary.exit_code)
+    cursor = billing.stores.job_cursors.load("weekly-reset")
+    assert cursor is not None
+    assert "org_0" == cursor.after
+    assert 2 == run_job(billing, "weekly-reset").processed  # the rest, by the next run
+
+
 def test_an_unknown_job_is_refused() -> None:
     """``run_job`` names the jobs it knows."""
     billing, _ = seeded(0)

@@ -601,24 +601,61 @@ class LockContract:
         lock = lock_factory(clock)
         with lock.hold("reset", 60) as first:
             with lock.hold("reset", 60) as second:
-                assert (True, False) == (first, second)
+                assert (True, False) == (bool(first), bool(second))
             with lock.hold("other", 60) as other:
-                assert other is True
+                assert bool(other)
         with lock.hold("reset", 60) as again:
-            assert again is True
+            assert bool(again)
 
     def test_an_abandoned_lease_expires(self, lock_factory: Callable[[FakeClock], Lock]) -> None:
         """A holder that never releases loses the lease after its TTL."""
         clock = FakeClock(T0)
         lock = lock_factory(clock)
         held = lock.hold("reset", 60)
-        assert held.__enter__() is True
+        assert bool(held.__enter__())
         clock.advance(seconds=59)
         with lock.hold("reset", 60) as early:
-            assert early is False
+            assert not early
         clock.advance(seconds=1)
         with lock.hold("reset", 60) as late:
-            assert late is True
+            assert bool(late)
+
+    def test_a_renewed_lease_lives_a_ttl_from_the_renewal(
+        self, lock_factory: Callable[[FakeClock], Lock]
+    ) -> None:
+        """Renewing at 50 s keeps the lease to 110 s; a lease never taken cannot be renewed."""
+        clock = FakeClock(T0)
+        lock = lock_factory(clock)
+        held = lock.hold("reset", 60)
+        lease = held.__enter__()
+        clock.advance(seconds=50)
+        assert lease.renew()
+        clock.advance(seconds=59)  # 109 s after taking it, 59 s after the renewal
+        with lock.hold("reset", 60) as other:
+            assert not other
+            assert not other.renew()
+        clock.advance(seconds=1)
+        with lock.hold("reset", 60) as successor:
+            assert bool(successor)
+        held.__exit__(None, None, None)
+
+    def test_a_lease_taken_over_or_released_is_not_renewed(
+        self, lock_factory: Callable[[FakeClock], Lock]
+    ) -> None:
+        """After expiry and takeover the old holder's renewal fails and leaves the new lease."""
+        clock = FakeClock(T0)
+        lock = lock_factory(clock)
+        old = lock.hold("reset", 60)
+        stale = old.__enter__()
+        clock.advance(seconds=61)
+        with lock.hold("reset", 60) as successor:
+            assert bool(successor)
+            assert not stale.renew()
+            with lock.hold("reset", 60) as third:
+                assert not third
+            assert successor.renew()
+        assert not successor.renew()  # released on exit
+        old.__exit__(None, None, None)
 
 
 class JobCursorStoreContract:

@@ -9,17 +9,17 @@ legacy monthly counters answer the gate instead.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from compute_pricing import commands as cmd
-from compute_pricing.accounts import SINGLY, AccountService
+from compute_pricing.accounts import AccountService
 from compute_pricing.admin import AdminService
 from compute_pricing.catalog import CachedPlanCatalog, StaticPlanCatalog
 from compute_pricing.checkouts import CheckoutLink, CheckoutService, RefundRequested
 from compute_pricing.config import BillingConfig
-from compute_pricing.decide import current_headroom, decide, exhausted_error, roll_week
+from compute_pricing.decide import current_headroom, exhausted_error, roll_week
 from compute_pricing.errors import (
     BillingError,
     InvalidInputError,
@@ -28,7 +28,6 @@ from compute_pricing.errors import (
 from compute_pricing.evolve import fold
 from compute_pricing.extras import ExtrasService
 from compute_pricing.fake_gateway import FakePaymentGateway
-from compute_pricing.journal import Snapshot
 from compute_pricing.memory import (
     EventRecorder,
     InMemoryAccountStore,
@@ -44,7 +43,6 @@ from compute_pricing.observability import log_refusal
 from compute_pricing.payments import SubscriptionInfo
 from compute_pricing.ports import (
     AccountStore,
-    BulkAccountStore,
     Clock,
     EventPublisher,
     IdGenerator,
@@ -70,23 +68,17 @@ from compute_pricing.stripe.handlers import handlers
 from compute_pricing.stripe.pipeline import WebhookOutcome, WebhookProcessor
 from compute_pricing.stripe.services import WebhookServices
 from compute_pricing.subscriptions import AccountChange, SubscriptionService
+from compute_pricing.sweeps import OnOrg, Sweeper
 from compute_pricing.timekeeping import SystemClock, month_key, to_utc_ms
 from compute_pricing.validation import require_org, require_units, validate_ref
 
 __all__ = ["Billing", "InMemoryStores", "Stores", "keyed_reservation_id"]
-
-_SWEEP_BATCH = 500
-#: A batched sweep's plan: the bulk store's snapshot query by name, and the command for a
-#: snapshot's state (``None``: skip the org; :data:`SINGLY`: handle it through ``per_org``).
-BulkPlan = tuple[str, Callable[[Account], object]]
 
 
 def _expire_subscription(state: Account) -> cmd.Command:
     return cmd.ExpireSubscription()
 
 
-OnOrg = Callable[[str, str], None]
-"""A sweep's per-org callback: ``(org, outcome)`` once the org is handled."""
 _LEGACY_PAID = frozenset({"active", "trialing"})
 #: Stripe subscription statuses ``subscribe`` accepts.
 _STATUSES = FAIL_CLOSED_STATUSES | {"active", "trialing", "past_due"}
@@ -177,7 +169,8 @@ class Billing:
         else:
             self.plans = StaticPlanCatalog(config, self.clock)
         self.accounts = AccountService(stores.accounts, self.plans, config, self.clock, self.events)
-        self.extras = ExtrasService(self.accounts, self._sweep)
+        self.sweeper = Sweeper(self.accounts)
+        self.extras = ExtrasService(self.accounts, self.sweeper.run)
         self.subscriptions = SubscriptionService(self.accounts, lambda: self.gateway)
         self.checkouts = CheckoutService(self.accounts, lambda: self.gateway)
         self.admin = AdminService(self)
@@ -440,7 +433,7 @@ class Billing:
         """Reset every active, trialing or unsubscribed account whose week has ended.
 
         ``after`` resumes past that org, ``dry_run`` decides without writing, and ``on_org``
-        is told each org's outcome once it is handled (see :meth:`_sweep`).
+        is told each org's outcome once it is handled (see :mod:`compute_pricing.sweeps`).
         """
         if not self.config.compute_mode:
             return SweepSummary()
@@ -450,13 +443,13 @@ class Billing:
             status = self.accounts.peek(org, keep=True).subscription.status
             if status not in {"active", "trialing", "none"}:
                 return False
-            return self._apply(org, cmd.ResetWeek(), dry_run=dry_run)
+            return self.sweeper.apply(org, cmd.ResetWeek(), dry_run=dry_run)
 
         def batched(state: Account) -> cmd.Command | None:
             active = state.subscription.status in {"active", "trialing", "none"}
             return cmd.ResetWeek() if active else None
 
-        return self._sweep(
+        return self.sweeper.run(
             self.stores.accounts.orgs_due_for_reset,
             now,
             reset,
@@ -512,9 +505,9 @@ class Billing:
         cutoff = self.clock.now() - timedelta(days=self.config.dunning_days)
 
         def expire(org: str) -> bool:
-            return self._apply(org, cmd.ExpireSubscription(), dry_run=dry_run)
+            return self.sweeper.apply(org, cmd.ExpireSubscription(), dry_run=dry_run)
 
-        return self._sweep(
+        return self.sweeper.run(
             self.stores.accounts.orgs_past_due_before,
             cutoff,
             expire,
@@ -522,126 +515,6 @@ class Billing:
             on_org=on_org,
             bulk=None if dry_run else ("snapshots_past_due_before", _expire_subscription),
         )
-
-    # -- cron plumbing -------------------------------------------------------------------
-
-    def _apply(self, org: str, command: cmd.Command, *, dry_run: bool) -> bool:
-        """Whether ``command`` changed ``org`` now (not a replay); only decides if ``dry_run``."""
-        if dry_run:
-            state, _ = self.accounts.load(org)
-            decision = decide(state, command, self.accounts.context(state, self.clock.now()))
-            return decision.write and bool(decision.outcome.get("applied"))
-        done = self.accounts.execute(org, command)
-        return bool(done.outcome.get("applied")) and not done.replayed
-
-    def _sweep(
-        self,
-        query: Callable[..., list[str]],
-        at: datetime,
-        per_org: Callable[[str], bool],
-        *,
-        after: str | None = None,
-        on_org: OnOrg | None = None,
-        bulk: BulkPlan | None = None,
-    ) -> SweepSummary:
-        """Run ``per_org`` over ``query``'s orgs in batches, isolating each org's failure.
-
-        Starts past ``after`` when given; ``on_org(org, outcome)`` (``"processed"``,
-        ``"skipped"`` or ``"error"``) runs after each org, which is where a cron runner
-        checkpoints its resumable cursor.
-
-        With ``sweep_batch_size`` above 1, a store that writes batches and a ``bulk`` plan (the
-        store's snapshot query and the command for a snapshot: ``None`` skips that org,
-        :data:`SINGLY` hands it to ``per_org``) the sweep goes through :meth:`_sweep_batched`.
-        """
-        store = self.accounts.store
-        size = self.config.sweep_batch_size
-        if bulk is not None and size > 1 and isinstance(store, BulkAccountStore):
-            fetch = getattr(store, bulk[0])
-            return self._sweep_batched(
-                store, fetch, bulk[1], at, per_org, size=size, after=after, on_org=on_org
-            )
-        processed = skipped = 0
-        errors: dict[str, str] = {}
-        while True:
-            batch = query(at, after=after, limit=_SWEEP_BATCH)
-            for org in batch:
-                try:
-                    if per_org(org):
-                        processed += 1
-                        outcome = "processed"
-                    else:
-                        skipped += 1
-                        outcome = "skipped"
-                except BillingError as exc:
-                    errors[org] = f"{exc.code}: {exc.message}"
-                    outcome = "error"
-                if on_org is not None:
-                    on_org(org, outcome)
-            if len(batch) < _SWEEP_BATCH:
-                return SweepSummary(processed=processed, skipped=skipped, errors=errors)
-            after = batch[-1]
-
-    def _sweep_batched(
-        self,
-        store: BulkAccountStore,
-        fetch: Callable[..., list[tuple[str, Snapshot | None]]],
-        plan: Callable[[Account], object],
-        at: datetime,
-        per_org: Callable[[str], bool],
-        *,
-        size: int,
-        after: str | None,
-        on_org: OnOrg | None,
-    ) -> SweepSummary:
-        """The sweep by batches of ``size`` orgs: one read, two bulk writes per batch.
-
-        Each batch's snapshots come in one query; every org ``plan`` gives a command is decided
-        on its snapshot and committed by :meth:`AccountService.execute_batch`; one it skips
-        (``None``) is counted skipped, as ``per_org`` would on the same snapshot; an org it
-        cannot commit there (``SINGLY``, a snapshot that does not decode, a refusal or no-write
-        answer, a taken seq or key) runs ``per_org`` singly through the commit loop, so its
-        catch-up, replay and error isolation are the single path's. ``on_org`` is told each
-        org's outcome in org order once the batch is written: a run killed mid-batch leaves
-        its cursor before orgs already written, and the next run finds those done (replays).
-        """
-        processed = skipped = 0
-        errors: dict[str, str] = {}
-        while True:
-            batch = fetch(at, after=after, limit=size)
-            items: list[tuple[Snapshot, cmd.Command]] = []
-            where: dict[str, int] = {}
-            passed: set[str] = set()
-            for org, snapshot in batch:
-                command = plan(snapshot.state) if snapshot is not None else SINGLY
-                if command is None:
-                    passed.add(org)
-                elif snapshot is not None and isinstance(command, cmd.Command):
-                    where[org] = len(items)
-                    items.append((snapshot, command))
-            done = self.accounts.execute_batch(store, items) if len(items) > 1 else []
-            for org, _ in batch:
-                index = where.get(org)
-                result = done[index] if done and index is not None else None
-                try:
-                    if org in passed:
-                        changed = False
-                    elif result is not None:
-                        changed = bool(result.outcome.get("applied"))
-                    else:
-                        changed = per_org(org)
-                except BillingError as exc:
-                    errors[org] = f"{exc.code}: {exc.message}"
-                    outcome = "error"
-                else:
-                    outcome = "processed" if changed else "skipped"
-                    processed += changed
-                    skipped += not changed
-                if on_org is not None:
-                    on_org(org, outcome)
-            if len(batch) < size:
-                return SweepSummary(processed=processed, skipped=skipped, errors=errors)
-            after = batch[-1][0]
 
     # -- Stripe: what each fact does to an account (called by the webhook translators) ------
 

@@ -5,25 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
-
-from pymongo import MongoClient
 
 from compute_pricing import Billing, BillingConfig, FakeClock, PackSettings, PlanSettings
 from compute_pricing_mongo import MongoStores
 from tests.integration.mongo_attribute_worker import START_ISO
 from tests.integration.test_mongo_snapshot_cache import Commands, warm_plans
-from tests.support.mongo_fixtures import unique_name
+from tests.support.mongo_fixtures import listened_database
 
 ORGS = [f"org_{i:02d}" for i in range(20)]
 
 
 def test_batched_sweeps_cost_three_commands_per_batch(mongo_wire_uri: str) -> None:
     """20 accounts, batch size 500: reset, expiry and dunning each cost find + insert + update."""
-    name = unique_name("wire")
-    commands = Commands(name)
-    client: MongoClient[dict[str, Any]] = MongoClient(mongo_wire_uri, event_listeners=[commands])
-    try:
+    with listened_database(mongo_wire_uri, Commands) as (db, commands):
         clock = FakeClock(datetime.fromisoformat(START_ISO))
         config = BillingConfig(
             compute_mode=True,
@@ -31,7 +25,7 @@ def test_batched_sweeps_cost_three_commands_per_batch(mongo_wire_uri: str) -> No
             packs=(PackSettings(pack_id="pack", units=500, price_cents=900, expiry_days=30),),
             sweep_batch_size=500,
         )
-        billing = Billing(config, stores=MongoStores(client[name], clock=clock), clock=clock)
+        billing = Billing(config, stores=MongoStores(db, clock=clock), clock=clock)
         for org in ORGS:
             billing.subscribe(org, "team")
             billing.attribute(org, "run_1", {"llm": Decimal("0.004")})
@@ -50,9 +44,6 @@ def test_batched_sweeps_cost_three_commands_per_batch(mongo_wire_uri: str) -> No
         warm_plans(billing, commands)
         assert 20 == billing.dunning_sweep().processed
         assert bulk == commands.take()
-        journal = client[name]["account_journal"]
+        journal = db["account_journal"]
         assert 20 * 7 == journal.count_documents({})
         assert [7] * 20 == [journal.count_documents({"org": org}) for org in ORGS]
-    finally:
-        client.drop_database(name)
-        client.close()

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pymongo import MongoClient, monitoring
+from pymongo import monitoring
 
 from compute_pricing import Billing, BillingConfig, FakeClock, PackSettings, PlanSettings
 from compute_pricing_mongo import MongoStores
 from tests.integration.mongo_attribute_worker import START_ISO
-from tests.support.mongo_fixtures import unique_name
+from tests.support.mongo_fixtures import listened_database
 
 
 class Commands(monitoring.CommandListener):
@@ -52,17 +52,14 @@ def warm_plans(billing: Billing, commands: Commands) -> None:
 
 def test_fast_path_command_counts(mongo_wire_uri: str) -> None:
     """Cached: attribution insert + update; a reset and an expiry three commands per account."""
-    name = unique_name("wire")
-    commands = Commands(name)
-    client: MongoClient[dict[str, Any]] = MongoClient(mongo_wire_uri, event_listeners=[commands])
-    try:
+    with listened_database(mongo_wire_uri, Commands) as (db, commands):
         clock = FakeClock(datetime.fromisoformat(START_ISO))
         expiring = BillingConfig(
             compute_mode=True,
             plans=(PlanSettings(plan_id="free"), PlanSettings(plan_id="team", compute_quota=100)),
             packs=(PackSettings(pack_id="pack", units=500, price_cents=900, expiry_days=30),),
         )
-        stores = MongoStores(client[name], clock=clock)
+        stores = MongoStores(db, clock=clock)
         billing = Billing(expiring, stores=stores, clock=clock)
         billing.subscribe("org_c", "team")
         billing.extras.credit_pack("org_c", "pack", "cs_1")
@@ -85,9 +82,6 @@ def test_fast_path_command_counts(mongo_wire_uri: str) -> None:
         billing.accounts.cache.forget()
         assert 1 == billing.extras.expire_old_entries().processed
         assert Counter({"find": 2, "insert": 1, "update": 1}) == commands.take()
-    finally:
-        client.drop_database(name)
-        client.close()
 
 
 class Updates(Commands):
@@ -107,16 +101,13 @@ class Updates(Commands):
 
 def test_a_cached_attribution_sets_only_what_it_changed(mongo_wire_uri: str) -> None:
     """Over the wire the snapshot update of a charge sets version, at and the week only."""
-    name = unique_name("wire")
-    updates = Updates(name)
-    client: MongoClient[dict[str, Any]] = MongoClient(mongo_wire_uri, event_listeners=[updates])
-    try:
+    with listened_database(mongo_wire_uri, Updates) as (db, updates):
         clock = FakeClock(datetime.fromisoformat(START_ISO))
         config = BillingConfig(
             compute_mode=True,
             plans=(PlanSettings(plan_id="free"), PlanSettings(plan_id="team", compute_quota=100)),
         )
-        billing = Billing(config, stores=MongoStores(client[name], clock=clock), clock=clock)
+        billing = Billing(config, stores=MongoStores(db, clock=clock), clock=clock)
         billing.subscribe("org_c", "team")
         billing.attribute("org_c", "warm", {"llm": Decimal("0.004")})
         updates.take()
@@ -133,6 +124,3 @@ def test_a_cached_attribution_sets_only_what_it_changed(mongo_wire_uri: str) -> 
         stored = billing.stores.accounts.read_snapshot("org_c")
         assert stored is not None
         assert version + 1 == stored.version
-    finally:
-        client.drop_database(name)
-        client.close()

@@ -20,13 +20,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import mongomock
 import mongomock.collection
 import mongomock.command_cursor
 import pytest
-from pymongo import MongoClient
+from pymongo import MongoClient, monitoring
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -46,6 +46,9 @@ StoresFactory = Callable[[Clock], MongoStores]
 requires_real_mongodb = pytest.mark.real_mongodb
 """Mark for the real-MongoDB tier: without a URI these tests are not collected (deselected);
 ``tests/contract/test_real_mongodb_tier.py`` reports the tier's status in one line."""
+
+
+L = TypeVar("L", bound=monitoring.CommandListener)
 
 
 def unique_name(tier: str) -> str:
@@ -110,6 +113,21 @@ class Serialized:
         ):
             return Serialized(result, self._lock)
         return result
+
+
+@contextmanager
+def listened_database(
+    uri: str, listener_for: Callable[[str], L]
+) -> Iterator[tuple[Database[dict[str, Any]], L]]:
+    """A fresh database on ``uri`` whose commands ``listener_for(name)`` hears; dropped after."""
+    name = unique_name("wire")
+    listener = listener_for(name)
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, event_listeners=[listener])
+    try:
+        yield client[name], listener
+    finally:
+        client.drop_database(name)
+        client.close()
 
 
 @contextmanager

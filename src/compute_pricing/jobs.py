@@ -25,16 +25,17 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from compute_pricing.events import CronRunFinished
-from compute_pricing.ports import JobCursor, Lease
+from compute_pricing.ports import Clock, JobCursor, Lease
 from compute_pricing.reconcile import reconcile_all
 from compute_pricing.results import SweepSummary
+from compute_pricing.sweeps import OnOrg
 
 if TYPE_CHECKING:
     from compute_pricing.billing import Billing
@@ -48,8 +49,6 @@ DEFAULT_LOCK_TTL_SECONDS = 3600
 
 #: The cron jobs, by their command name.
 JOBS = ("dunning-sweep", "extras-expiration", "reconcile", "weekly-reset")
-
-OnOrg = Callable[[str, str], None]
 
 
 @attrs.frozen
@@ -141,7 +140,7 @@ def run_job(
         cursor = cursors.load(job)
         after = cursor.after if cursor is not None else None
         run_started_at = billing.clock.now()
-        keeper = _LeaseKeeper(lease, billing, lock_ttl_seconds)
+        keeper = _LeaseKeeper(lease, billing.clock, lock_ttl_seconds)
         seen: Counter[str] = Counter()
         failed: dict[str, str] = {}
 
@@ -174,11 +173,11 @@ class _LeaseLostError(Exception):
 
 
 class _LeaseKeeper:
-    """Renews ``lease`` once half of ``ttl_seconds`` has passed on the billing's clock."""
+    """Renews ``lease`` once half of ``ttl_seconds`` has passed on ``clock``."""
 
-    def __init__(self, lease: Lease, billing: Billing, ttl_seconds: int) -> None:
+    def __init__(self, lease: Lease, clock: Clock, ttl_seconds: int) -> None:
         self._lease = lease
-        self._clock = billing.clock
+        self._clock = clock
         self._every = timedelta(seconds=ttl_seconds) / 2
         self._since = self._clock.now()
 

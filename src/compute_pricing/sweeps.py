@@ -85,25 +85,13 @@ class Sweeper:
             return self._batched(
                 store, fetch, bulk[1], at, per_org, size=size, after=after, on_org=on_org
             )
-        processed = skipped = 0
-        errors: dict[str, str] = {}
+        tally = _Tally(on_org)
         while True:
             batch = query(at, after=after, limit=BATCH)
             for org in batch:
-                try:
-                    if per_org(org):
-                        processed += 1
-                        outcome = "processed"
-                    else:
-                        skipped += 1
-                        outcome = "skipped"
-                except BillingError as exc:
-                    errors[org] = f"{exc.code}: {exc.message}"
-                    outcome = "error"
-                if on_org is not None:
-                    on_org(org, outcome)
+                tally.handle(org, per_org)
             if len(batch) < BATCH:
-                return SweepSummary(processed=processed, skipped=skipped, errors=errors)
+                return tally.summary()
             after = batch[-1]
 
     def _batched(
@@ -129,8 +117,7 @@ class Sweeper:
         org's outcome in org order once the batch is written: a run killed mid-batch leaves
         its cursor before orgs already written, and the next run finds those done (replays).
         """
-        processed = skipped = 0
-        errors: dict[str, str] = {}
+        tally = _Tally(on_org)
         while True:
             batch = fetch(at, after=after, limit=size)
             items: list[tuple[Snapshot, cmd.Command]] = []
@@ -147,22 +134,47 @@ class Sweeper:
             for org, _ in batch:
                 index = where.get(org)
                 result = done[index] if done and index is not None else None
-                try:
-                    if org in passed:
-                        changed = False
-                    elif result is not None:
-                        changed = bool(result.outcome.get("applied"))
-                    else:
-                        changed = per_org(org)
-                except BillingError as exc:
-                    errors[org] = f"{exc.code}: {exc.message}"
-                    outcome = "error"
+                if org in passed:
+                    tally.count(org, changed=False)
+                elif result is not None:
+                    tally.count(org, changed=bool(result.outcome.get("applied")))
                 else:
-                    outcome = "processed" if changed else "skipped"
-                    processed += changed
-                    skipped += not changed
-                if on_org is not None:
-                    on_org(org, outcome)
+                    tally.handle(org, per_org)
             if len(batch) < size:
-                return SweepSummary(processed=processed, skipped=skipped, errors=errors)
+                return tally.summary()
             after = batch[-1][0]
+
+
+class _Tally:
+    """A sweep's running count; ``on_org`` is told each org's outcome as it is handled."""
+
+    def __init__(self, on_org: OnOrg | None) -> None:
+        self._on_org = on_org
+        self._processed = self._skipped = 0
+        self._errors: dict[str, str] = {}
+
+    def handle(self, org: str, per_org: Callable[[str], bool]) -> None:
+        """Run ``per_org(org)`` and count it; a ``BillingError`` counts against that org only."""
+        try:
+            changed = per_org(org)
+        except BillingError as exc:
+            self._errors[org] = f"{exc.code}: {exc.message}"
+            self._told(org, "error")
+        else:
+            self.count(org, changed=changed)
+
+    def count(self, org: str, *, changed: bool) -> None:
+        """Count ``org`` as processed (it changed now) or skipped."""
+        if changed:
+            self._processed += 1
+        else:
+            self._skipped += 1
+        self._told(org, "processed" if changed else "skipped")
+
+    def _told(self, org: str, outcome: str) -> None:
+        if self._on_org is not None:
+            self._on_org(org, outcome)
+
+    def summary(self) -> SweepSummary:
+        """What the sweep did so far."""
+        return SweepSummary(self._processed, self._skipped, dict(self._errors))
